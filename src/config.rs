@@ -1,0 +1,73 @@
+//! Every limit and switch of a connection, each default with its reason.
+//!
+//! RFC 6455 §10.4: "Implementations SHOULD impose implementation-specific
+//! limits on frame sizes and total message size after reassembly from multiple
+//! frames". Every buffer the engine may grow is bounded by a field here, and
+//! exceeding one is a typed error with the right close code or HTTP status.
+
+/// Limits and behaviour switches for a [`Connection`](crate::Connection).
+///
+/// Build one with `Config::default()` and change the fields you need; the
+/// struct is `#[non_exhaustive]` so new limits can be added without breaking
+/// callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest opening-handshake head (request line or status line plus all
+    /// header lines) read, in bytes. Default 16 KiB: browsers send 0.5-2 KiB,
+    /// and 16 KiB leaves room for large cookies while bounding a slowloris
+    /// peer (answered with 431 by a server).
+    pub max_handshake_size: usize,
+    /// Most header lines in a handshake head. Default 64: browsers send about
+    /// 15; httparse needs one slot per header, so this bounds that scratch.
+    pub max_headers: usize,
+    /// Largest single frame payload accepted, in bytes. Default 16 MiB (the
+    /// default of tungstenite, so users moving over see no change). Checked
+    /// when the header arrives, before any payload: 1009.
+    pub max_frame_size: u64,
+    /// Largest message accepted (the sum of its fragments), in bytes. Default
+    /// 64 MiB (the same as tungstenite). Checked at each frame header: 1009.
+    /// Data is streamed, so the engine itself never holds a whole message;
+    /// this bounds what an assembler above it may have to hold.
+    pub max_message_size: u64,
+    /// Most bytes queued for sending (frames not yet taken by
+    /// `poll_transmit`/`transmitted`). A send past it fails with
+    /// `UsageError::OutputFull`, so a peer that stops reading cannot make the
+    /// output grow without bound. Default 64 MiB + 1 KiB, so one message of
+    /// `max_message_size` with its headers fits.
+    pub max_buffered_output: usize,
+    /// How many body bytes of a non-101 answer a client keeps for the
+    /// `Rejected` event. Default 4 KiB: enough for an error page's message,
+    /// small enough to hold per connection.
+    pub max_rejection_body: usize,
+    /// Answer every Ping with a Pong automatically (RFC 6455 §5.5.2 "MUST").
+    /// Default on. Off, the application must call `pong` itself, or the
+    /// connection does not conform.
+    pub auto_pong: bool,
+    /// Answer a Close with a Close automatically, echoing the code (§5.5.1
+    /// "MUST send a Close frame in response"). Default on. Off, the
+    /// application must call `close` after the `Close` event.
+    pub auto_close_reply: bool,
+    /// Fail the connection (1002) on a payload length not encoded in the
+    /// fewest bytes. Default off: §5.2 binds the sender ("the minimal number
+    /// of bytes MUST be used") but names no receiver action, and accepting
+    /// is the more interoperable choice. The engine always sends minimal
+    /// lengths.
+    pub reject_non_minimal_lengths: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_handshake_size: 16 * 1024,
+            max_headers: 64,
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_buffered_output: (64 << 20) + 1024,
+            max_rejection_body: 4 * 1024,
+            auto_pong: true,
+            auto_close_reply: true,
+            reject_non_minimal_lengths: false,
+        }
+    }
+}

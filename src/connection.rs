@@ -1,0 +1,744 @@
+//! [`Connection`]: the engine, glue between the handshake, the receive path
+//! and the send path. State transitions themselves live in `state.rs`.
+
+use alloc::boxed::Box;
+use alloc::string::{String, ToString};
+
+use crate::close::{parse_close_body, CloseCode};
+use crate::config::Config;
+use crate::entropy::Entropy;
+use crate::error::{ProtocolError, UsageError};
+use crate::event::{Closed, Data, Event, MessageKind};
+use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
+use crate::handshake::{
+    accept_key, encode_key, parse_request, parse_response, write_accept, write_reject, Accept,
+    ClientRequest, HeadReader, Request, Response,
+};
+use crate::recv::{Item, Receiver};
+use crate::send::Sender;
+use crate::state::{ClientHandshake, Phase, Rejection, Shutdown};
+use crate::time::Instant;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this engine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Opens the connection, masks its frames.
+    Client,
+    /// Accepts the connection, never masks.
+    Server,
+}
+
+/// The connection's state as RFC 6455 names it (§4.1, §7.1.3, §7.1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is in progress (CONNECTING).
+    Handshaking,
+    /// Data may flow both ways (OPEN).
+    Open,
+    /// A Close was sent or received, not both (CLOSING).
+    Closing,
+    /// The connection is over (CLOSED); only queued output remains.
+    Closed,
+}
+
+/// What [`Connection::handle_input`] did with the bytes it was given.
+#[derive(Debug)]
+#[must_use = "the event and the consumed count must both be used"]
+pub struct Input<'a> {
+    /// How many bytes from the front of the input were used. Pass the rest
+    /// (and any new bytes after it) to the next call.
+    pub consumed: usize,
+    /// The next event, if one is ready. With `None`, `consumed` is the whole
+    /// input, except while a server's request awaits `accept` or `reject`.
+    pub event: Option<Event<'a>>,
+}
+
+/// Bytes to write, or the signal to shut the transport's write side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transmit<'a> {
+    /// Write these bytes, then report how many were written with
+    /// [`Connection::transmitted`].
+    Bytes(&'a [u8]),
+    /// Everything was written; shut down the write side (for TCP,
+    /// `shutdown(Write)`, then read until EOF or a deadline and close). Given
+    /// once.
+    Shutdown,
+}
+
+/// A WebSocket connection, as a state machine with no I/O.
+///
+/// The engine owns every rule of RFC 6455 and none of the I/O: the caller
+/// moves bytes between it and a transport, and passes the time in. Its
+/// methods come in four groups:
+///
+/// * **Getters**: [`role`](Self::role), [`state`](Self::state),
+///   [`subprotocol`](Self::subprotocol), [`close_sent`](Self::close_sent),
+///   [`close_received`](Self::close_received), [`error`](Self::error),
+///   [`buffered_output`](Self::buffered_output).
+/// * **Inputs**, which never do I/O: [`handle_input`](Self::handle_input)
+///   (bytes read from the transport; unmasks them in place and lends them
+///   back as events) and [`handle_eof`](Self::handle_eof) (the peer shut its
+///   side).
+/// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) for a
+///   server's pending request; [`send`](Self::send), [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`ping`](Self::ping),
+///   [`pong`](Self::pong), [`close`](Self::close). A command either queues
+///   whole frames or returns a [`UsageError`] and changes nothing.
+/// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
+///   [`transmitted`](Self::transmitted).
+///
+/// # The order of calls
+///
+/// After reading bytes into a buffer, call `handle_input` on the unused part
+/// until it returns no event, acting on each event as it comes (an event
+/// borrows the buffer and the connection until the next call). Then write
+/// out everything `poll_transmit` gives. On EOF, call `handle_eof` and drain
+/// `handle_input` with an empty slice. A connection always ends with exactly
+/// one [`Event::Closed`]; after it, write out what remains and drop it.
+///
+/// `now` must never go backwards from one call to the next.
+///
+/// ```
+/// use hybi::{Config, Connection, Event, Instant, Transmit};
+///
+/// let mut server = Connection::server(Config::default());
+/// let mut bytes = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58".to_vec();
+/// let now = Instant::ZERO;
+/// let mut pos = 0;
+/// let mut echo = Vec::new();
+/// loop {
+///     let input = server.handle_input(&mut bytes[pos..], now);
+///     pos += input.consumed;
+///     match input.event {
+///         None => break,
+///         Some(Event::Request(request)) => {
+///             assert_eq!(request.path(), "/chat");
+///             server.accept(hybi::Accept::new()).unwrap();
+///         }
+///         Some(Event::Data(data)) => echo.extend_from_slice(data.payload),
+///         Some(other) => panic!("{other:?}"),
+///     }
+/// }
+/// assert_eq!(echo, b"Hello");
+/// let Some(Transmit::Bytes(out)) = server.poll_transmit() else { panic!() };
+/// assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// ```
+pub struct Connection {
+    pub(crate) role: Role,
+    pub(crate) config: Config,
+    pub(crate) phase: Phase,
+    pub(crate) rx: Receiver,
+    pub(crate) tx: Sender,
+    /// Masking keys and the handshake nonce; clients only.
+    entropy: Option<Box<dyn Entropy + Send>>,
+    subprotocol: Option<String>,
+    pub(crate) close_sent: Option<CloseCode>,
+    pub(crate) close_received: Option<CloseCode>,
+    pub(crate) error: Option<ProtocolError>,
+    pub(crate) closed_event: Option<Closed>,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) eof: bool,
+    /// The fragmented message being sent, if unfinished.
+    sending: Option<MessageKind>,
+    send_utf8: Utf8Validator,
+    now: Instant,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("subprotocol", &self.subprotocol)
+            .field("close_sent", &self.close_sent)
+            .field("close_received", &self.close_received)
+            .field("error", &self.error)
+            .field("buffered_output", &self.tx.buffered())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(
+        role: Role,
+        config: Config,
+        phase: Phase,
+        entropy: Option<Box<dyn Entropy + Send>>,
+    ) -> Self {
+        Connection {
+            role,
+            config,
+            phase,
+            rx: Receiver::new(role == Role::Server),
+            tx: Sender::default(),
+            entropy,
+            subprotocol: None,
+            close_sent: None,
+            close_received: None,
+            error: None,
+            closed_event: None,
+            shutdown: Shutdown::NotYet,
+            eof: false,
+            sending: None,
+            send_utf8: Utf8Validator::new(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// A server waiting for an upgrade request.
+    pub fn server(config: Config) -> Self {
+        Self::new(
+            Role::Server,
+            config,
+            Phase::ReadingRequest(Box::new(HeadReader::new())),
+            None,
+        )
+    }
+
+    /// A client whose upgrade request is queued for sending at once.
+    ///
+    /// `entropy` supplies the Sec-WebSocket-Key nonce and every masking key
+    /// (RFC 6455 §4.1, §5.3): use [`OsEntropy`](crate::OsEntropy) under `std`.
+    /// Fails if the request cannot be written (a header with a line break, a
+    /// subprotocol that is not a token).
+    pub fn client(
+        config: Config,
+        request: ClientRequest,
+        entropy: impl Entropy + Send + 'static,
+    ) -> Result<Self, UsageError> {
+        let mut entropy: Box<dyn Entropy + Send> = Box::new(entropy);
+        // RFC 6455 §4.1: "a randomly selected 16-byte value that has been
+        // base64-encoded"; "The nonce MUST be selected randomly for each
+        // connection."
+        let mut nonce = [0u8; 16];
+        entropy.fill(&mut nonce);
+        let key = encode_key(&nonce);
+        let expected_accept = accept_key(&key);
+        let mut connection = Self::new(Role::Client, config, Phase::Closed, Some(entropy));
+        request.write(&key, connection.tx.buffer_mut())?;
+        connection.phase = Phase::AwaitingResponse(Box::new(ClientHandshake {
+            head: HeadReader::new(),
+            request,
+            expected_accept,
+        }));
+        Ok(connection)
+    }
+
+    // ---- Getters ----
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The RFC's name for where the connection is.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::ReadingRequest(_)
+            | Phase::AwaitingDecision(_)
+            | Phase::AwaitingResponse(_)
+            | Phase::ReadingRejection(_) => State::Handshaking,
+            Phase::JustAccepted(_) | Phase::Open => {
+                if self.close_sent.is_some() || self.close_received.is_some() {
+                    State::Closing
+                } else {
+                    State::Open
+                }
+            }
+            Phase::Rejected { .. } | Phase::Closed => State::Closed,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The code of the Close frame this side sent (1005 for an empty one).
+    pub fn close_sent(&self) -> Option<CloseCode> {
+        self.close_sent
+    }
+
+    /// The code of the Close frame received (1005 for an empty one).
+    pub fn close_received(&self) -> Option<CloseCode> {
+        self.close_received
+    }
+
+    /// The peer's violation that failed the connection, if any. Sticky.
+    pub fn error(&self) -> Option<ProtocolError> {
+        self.error
+    }
+
+    /// Bytes queued for sending and not yet reported written.
+    pub fn buffered_output(&self) -> usize {
+        self.tx.buffered()
+    }
+
+    // ---- Inputs ----
+
+    /// Feeds bytes read from the transport; returns how many were used and
+    /// the next event, if any.
+    ///
+    /// Call it again with the unused rest (an empty slice is fine) until it
+    /// returns no event: one call hands out at most one event. Frame payloads
+    /// are unmasked in place in `input` and lent back in [`Event::Data`].
+    /// While a server's request awaits [`accept`](Self::accept) or
+    /// [`reject`](Self::reject), nothing is consumed.
+    pub fn handle_input<'a>(&'a mut self, input: &'a mut [u8], now: Instant) -> Input<'a> {
+        if now > self.now {
+            self.now = now;
+        }
+        self.settle();
+        if self.has_queued_event() {
+            return Input {
+                consumed: 0,
+                event: self.queued_event(),
+            };
+        }
+        match self.phase {
+            Phase::Open if self.close_received.is_none() => self.receive(input),
+            Phase::ReadingRequest(_) => self.read_request(input),
+            Phase::AwaitingResponse(_) | Phase::ReadingRejection(_) => self.read_response(input),
+            // Deferred: the application has the request and must decide.
+            Phase::AwaitingDecision(_) => Input {
+                consumed: 0,
+                event: None,
+            },
+            // After a Close was received, or once closed, input is discarded
+            // (§7.1.1: "discarding any trailing bytes"; §7.1.7).
+            _ => Input {
+                consumed: input.len(),
+                event: None,
+            },
+        }
+    }
+
+    /// The transport reported end of input (the peer shut its write side, or
+    /// the connection dropped). Drain the resulting events with
+    /// `handle_input(&mut [], now)`.
+    pub fn handle_eof(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.settle();
+        if self.eof {
+            return;
+        }
+        self.on_eof();
+    }
+
+    fn has_queued_event(&self) -> bool {
+        matches!(self.phase, Phase::Rejected { lent: false, .. }) || self.closed_event.is_some()
+    }
+
+    /// Events that wait in the connection rather than in input: a client's
+    /// `Rejected`, then `Closed`.
+    fn queued_event(&mut self) -> Option<Event<'_>> {
+        if let Phase::Rejected { lent, .. } = &mut self.phase {
+            if !*lent {
+                *lent = true;
+                if let Phase::Rejected { rejection, .. } = &self.phase {
+                    let response = Response::new(rejection.head.head(), &rejection.parsed);
+                    return Some(Event::Rejected {
+                        response,
+                        body: &rejection.body,
+                    });
+                }
+            }
+        }
+        self.closed_event.take().map(Event::Closed)
+    }
+
+    fn receive<'a>(&'a mut self, input: &'a mut [u8]) -> Input<'a> {
+        let (consumed, item) = self.rx.receive(input, &self.config);
+        let item = match item {
+            None => {
+                return Input {
+                    consumed,
+                    event: None,
+                }
+            }
+            Some(Ok(item)) => item,
+            Some(Err(error)) => return self.fail_now(error, consumed),
+        };
+        // State changes first; the event borrows `rx` or `input` last.
+        let event = match item {
+            Item::Data {
+                kind,
+                start,
+                end,
+                fin,
+            } => Event::Data(Data {
+                kind,
+                payload: &input[start..end],
+                fin,
+            }),
+            Item::CarriedData { fin } => Event::Data(Data {
+                kind: MessageKind::Text,
+                payload: self.rx.carried(),
+                fin,
+            }),
+            Item::Ping => {
+                // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint
+                // MUST send a Pong frame in response, unless it already
+                // received a Close frame." And nothing follows our own Close.
+                if self.config.auto_pong && self.close_sent.is_none() {
+                    self.tx.owe_pong(self.rx.control_payload());
+                }
+                Event::Ping(self.rx.control_payload())
+            }
+            Item::Pong => Event::Pong(self.rx.control_payload()),
+            Item::Close => {
+                let code = match parse_close_body(self.rx.control_payload()) {
+                    Err(error) => return self.fail_now(error, consumed),
+                    // §7.1.5: a Close without a code means 1005.
+                    Ok(parsed) => parsed.map(|(code, _)| code),
+                };
+                self.on_close_received(code.unwrap_or(CloseCode::NO_STATUS));
+                let reason = match parse_close_body(self.rx.control_payload()) {
+                    Ok(Some((_, reason))) => reason,
+                    _ => "",
+                };
+                Event::Close { code, reason }
+            }
+        };
+        Input {
+            consumed,
+            event: Some(event),
+        }
+    }
+
+    /// Fails the connection and hands out `Closed` at once; all input is
+    /// treated as consumed (nothing after a failure is processed).
+    fn fail_now<'a>(&mut self, error: ProtocolError, input_len: usize) -> Input<'a> {
+        self.fail(error);
+        let event = self.closed_event.take().map(Event::Closed);
+        Input {
+            consumed: input_len,
+            event,
+        }
+    }
+
+    fn read_request<'a>(&'a mut self, input: &'a mut [u8]) -> Input<'a> {
+        let Phase::ReadingRequest(reader) = &mut self.phase else {
+            return Input {
+                consumed: 0,
+                event: None,
+            };
+        };
+        let (consumed, complete) = match reader.feed(input, self.config.max_handshake_size) {
+            Ok(progress) => progress,
+            Err(error) => return self.fail_now(error, input.len()),
+        };
+        if !complete {
+            return Input {
+                consumed,
+                event: None,
+            };
+        }
+        let parsed = match parse_request(reader.head(), self.config.max_headers) {
+            Ok(parsed) => parsed,
+            Err(error) => return self.fail_now(error, input.len()),
+        };
+        let reader = core::mem::replace(reader.as_mut(), HeadReader::new());
+        self.phase = Phase::AwaitingDecision(Box::new((reader, parsed)));
+        let Phase::AwaitingDecision(pending) = &self.phase else {
+            return Input {
+                consumed,
+                event: None,
+            };
+        };
+        let request = Request::new(pending.0.head(), &pending.1);
+        Input {
+            consumed,
+            event: Some(Event::Request(request)),
+        }
+    }
+
+    fn read_response<'a>(&'a mut self, input: &'a mut [u8]) -> Input<'a> {
+        let mut consumed = 0;
+        if let Phase::AwaitingResponse(handshake) = &mut self.phase {
+            let (used, complete) = match handshake.head.feed(input, self.config.max_handshake_size)
+            {
+                Ok(progress) => progress,
+                Err(error) => return self.fail_now(error, input.len()),
+            };
+            consumed = used;
+            if !complete {
+                return Input {
+                    consumed,
+                    event: None,
+                };
+            }
+            let parsed = match parse_response(
+                handshake.head.head(),
+                self.config.max_headers,
+                &handshake.expected_accept,
+                &handshake.request,
+            ) {
+                Ok(parsed) => parsed,
+                Err(error) => return self.fail_now(error, input.len()),
+            };
+            let head = core::mem::replace(&mut handshake.head, HeadReader::new());
+            if parsed.status() == 101 {
+                let response = Response::new(head.head(), &parsed);
+                self.subprotocol = response.protocol().map(ToString::to_string);
+                self.phase = Phase::JustAccepted(Box::new((head, parsed)));
+                // Bytes after the 101 in this input are frames: they stay in
+                // `input` for the next call.
+                let Phase::JustAccepted(accepted) = &self.phase else {
+                    return Input {
+                        consumed,
+                        event: None,
+                    };
+                };
+                let response = Response::new(accepted.0.head(), &accepted.1);
+                return Input {
+                    consumed,
+                    event: Some(Event::Accepted(response)),
+                };
+            }
+            let wanted = if parsed.is_chunked() {
+                // A chunked body is not decoded: `Rejected` carries no body.
+                0
+            } else {
+                // With no length the body runs to EOF (RFC 9112 §6.3).
+                parsed
+                    .content_length()
+                    .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+            }
+            .min(self.config.max_rejection_body);
+            self.phase = Phase::ReadingRejection(Box::new(Rejection {
+                head,
+                parsed,
+                body: alloc::vec::Vec::new(),
+                wanted,
+            }));
+        }
+        let Phase::ReadingRejection(rejection) = &mut self.phase else {
+            return Input {
+                consumed,
+                event: None,
+            };
+        };
+        let take = (rejection.wanted - rejection.body.len()).min(input.len() - consumed);
+        rejection
+            .body
+            .extend_from_slice(&input[consumed..consumed + take]);
+        if rejection.body.len() < rejection.wanted {
+            return Input {
+                consumed: input.len(),
+                event: None,
+            };
+        }
+        if let Phase::ReadingRejection(rejection) =
+            core::mem::replace(&mut self.phase, Phase::Closed)
+        {
+            self.enter_rejected(rejection);
+        }
+        // Whatever follows the part of the body we keep is discarded.
+        Input {
+            consumed: input.len(),
+            event: self.queued_event(),
+        }
+    }
+
+    // ---- Commands ----
+
+    /// Server: accepts the pending request, queuing the 101 answer.
+    ///
+    /// Fails if no request is pending, if the chosen subprotocol was not
+    /// offered (RFC 6455 §4.2.2), or if an extra header is invalid.
+    pub fn accept(&mut self, accept: Accept<'_>) -> Result<(), UsageError> {
+        let Phase::AwaitingDecision(pending) = &self.phase else {
+            return Err(UsageError::NoPendingRequest);
+        };
+        let request = Request::new(pending.0.head(), &pending.1);
+        write_accept(self.tx.buffer_mut(), &request, &accept)?;
+        self.subprotocol = accept.chosen_protocol().map(ToString::to_string);
+        self.phase = Phase::Open;
+        Ok(())
+    }
+
+    /// Server: refuses the pending request with any status from 200 to 599,
+    /// extra headers and a body; the connection then closes.
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), UsageError> {
+        if !matches!(self.phase, Phase::AwaitingDecision(_)) {
+            return Err(UsageError::NoPendingRequest);
+        }
+        write_reject(self.tx.buffer_mut(), status, headers, body)?;
+        self.finish(false, None);
+        Ok(())
+    }
+
+    /// Sends one frame of a text or binary message.
+    ///
+    /// With `fin` false the message stays open and later calls continue it
+    /// (same `kind`) until one with `fin` true. Text is checked as UTF-8 as
+    /// far as it goes, and must end on a code point boundary with `fin`.
+    pub fn send(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        // RFC 6455 §5.4: one message at a time; continuations use opcode 0.
+        let opcode = match (self.sending, kind) {
+            (None, MessageKind::Text) => Opcode::Text,
+            (None, MessageKind::Binary) => Opcode::Binary,
+            (Some(sending), _) if sending == kind => Opcode::Continuation,
+            (Some(_), _) => return Err(UsageError::MessageInProgress),
+        };
+        let mut utf8 = self.send_utf8.clone();
+        if kind == MessageKind::Text {
+            utf8.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
+            if fin && !utf8.is_complete() {
+                return Err(UsageError::InvalidUtf8);
+            }
+        }
+        let mask = self.mask_key();
+        let limit = Some(self.config.max_buffered_output);
+        self.tx.queue_frame(opcode, fin, payload, mask, limit)?;
+        self.send_utf8 = utf8;
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Sends a whole text message in one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.send(MessageKind::Text, text.as_bytes(), true)
+    }
+
+    /// Sends a whole binary message in one frame.
+    pub fn send_binary(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send(MessageKind::Binary, payload, true)
+    }
+
+    /// Sends a Ping (payload at most 125 bytes, §5.5).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(Opcode::Ping, payload)
+    }
+
+    /// Sends a Pong: an unsolicited heartbeat, or a manual reply when
+    /// `Config::auto_pong` is off (§5.5.3).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(Opcode::Pong, payload)
+    }
+
+    /// Starts (or, after the peer's Close, completes) the closing handshake.
+    ///
+    /// `code` must be valid on the wire (§7.4), or [`CloseCode::NO_STATUS`]
+    /// with an empty reason for a Close frame without a body. The code and
+    /// reason together take at most 125 bytes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        self.settle();
+        if self.close_sent.is_some() {
+            return Err(UsageError::CloseAlreadySent);
+        }
+        if !matches!(self.phase, Phase::Open) {
+            return Err(UsageError::NotOpen);
+        }
+        let empty = code == CloseCode::NO_STATUS && reason.is_empty();
+        if !empty && !code.is_valid_on_wire() {
+            return Err(UsageError::InvalidCloseCode);
+        }
+        if 2 + reason.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong);
+        }
+        self.queue_close(code, reason);
+        Ok(())
+    }
+
+    /// Queues a Close frame (never refused for space: see `send.rs`) and
+    /// records it.
+    pub(crate) fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        let mut body = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = if code == CloseCode::NO_STATUS {
+            0
+        } else {
+            // Truncate on a char boundary: the reason must stay UTF-8.
+            let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            body[..2].copy_from_slice(&code.0.to_be_bytes());
+            body[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
+            2 + end
+        };
+        let mask = self.mask_key();
+        // A Close always fits: the output limit is not applied to it.
+        let _ = self
+            .tx
+            .queue_frame(Opcode::Close, true, &body[..len], mask, None);
+        self.on_close_sent(code);
+    }
+
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong);
+        }
+        let mask = self.mask_key();
+        let limit = Some(self.config.max_buffered_output);
+        self.tx.queue_frame(opcode, true, payload, mask, limit)
+    }
+
+    fn check_can_send(&mut self) -> Result<(), UsageError> {
+        self.settle();
+        // RFC 6455 §6.1: "The endpoint MUST ensure the WebSocket connection is
+        // in the OPEN state"; §5.5.1: no data after our Close.
+        if !matches!(self.phase, Phase::Open) || self.close_sent.is_some() {
+            return Err(UsageError::NotOpen);
+        }
+        Ok(())
+    }
+
+    /// A fresh key per frame for a client (§5.3), none for a server.
+    fn mask_key(&mut self) -> Option<[u8; 4]> {
+        let entropy = self.entropy.as_mut()?;
+        let mut key = [0u8; 4];
+        entropy.fill(&mut key);
+        Some(key)
+    }
+
+    // ---- Outputs ----
+
+    /// The bytes to write next, or the signal to shut the write side, or
+    /// `None` when there is nothing to do.
+    ///
+    /// The same bytes are returned until [`transmitted`](Self::transmitted)
+    /// retires them, so a partial write loses nothing.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        if let Some(pong) = self.tx.take_pong() {
+            let mask = self.mask_key();
+            let limit = Some(self.config.max_buffered_output);
+            let payload = &pong.0[..usize::from(pong.1)];
+            if self
+                .tx
+                .queue_frame(Opcode::Pong, true, payload, mask, limit)
+                .is_err()
+            {
+                // No room: stay owed until the peer reads our output.
+                self.tx.restore_pong(pong);
+            }
+        }
+        if self.tx.buffered() > 0 {
+            return Some(Transmit::Bytes(self.tx.pending()));
+        }
+        if self.shutdown == Shutdown::Due {
+            self.shutdown = Shutdown::Done;
+            return Some(Transmit::Shutdown);
+        }
+        None
+    }
+
+    /// Reports that the transport took the first `n` bytes of the last
+    /// [`Transmit::Bytes`].
+    pub fn transmitted(&mut self, n: usize) {
+        self.tx.transmitted(n);
+    }
+}

@@ -1,0 +1,109 @@
+//! What the engine tells the application.
+//!
+//! Events borrow from the connection or from the caller's input buffer, so a
+//! received payload is handed over where it lies, unmasked in place, without
+//! a copy. An event lives until the next call on the connection.
+
+use core::str;
+
+use crate::close::CloseCode;
+use crate::error::ProtocolError;
+#[cfg(feature = "alloc")]
+use crate::handshake::{Request, Response};
+
+/// The two kinds of data message (RFC 6455 §5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text, validated by the engine.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+/// A piece of a data message, delivered as its bytes arrive.
+///
+/// A message is the concatenation of the payloads of its `Data` events, in
+/// order, up to and including the one with `fin` set. Chunk boundaries follow
+/// the input's chunking, not the sender's frames: the same bytes split
+/// differently give the same message in different pieces.
+///
+/// A text chunk always holds whole code points (the engine carries an
+/// unfinished one over to the next chunk), so [`text`](Self::text) is a
+/// valid `str` on every chunk, not only on the whole message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Data<'a> {
+    /// Text or binary, from the message's first frame.
+    pub kind: MessageKind,
+    /// The bytes, unmasked.
+    pub payload: &'a [u8],
+    /// This chunk ends the message.
+    pub fin: bool,
+}
+
+impl<'a> Data<'a> {
+    /// The chunk as text, if it belongs to a text message.
+    pub fn text(&self) -> Option<&'a str> {
+        match self.kind {
+            MessageKind::Text => str::from_utf8(self.payload).ok(),
+            MessageKind::Binary => None,
+        }
+    }
+}
+
+/// How a connection ended: always the last event of a connection, given once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    /// _The WebSocket Connection Close Code_ (RFC 6455 §7.1.5): the code in
+    /// the first Close frame received, 1005 if it had none, 1006 if no Close
+    /// frame was received (the peer vanished, the handshake failed, or this
+    /// side failed the connection before the peer's Close).
+    pub code: CloseCode,
+    /// The closing handshake completed: a Close was both sent and received
+    /// (§7.1.4).
+    pub clean: bool,
+    /// The peer's violation that made this side fail the connection, if that
+    /// is how it ended. The Close frame sent carried `error.close_code()`.
+    pub error: Option<ProtocolError>,
+}
+
+/// Something the application should know or act on.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// Server: a valid upgrade request. Call `accept` or `reject`; until
+    /// then the connection consumes no input.
+    #[cfg(feature = "alloc")]
+    Request(Request<'a>),
+    /// Client: the server accepted the upgrade (a verified 101). The
+    /// connection is open.
+    #[cfg(feature = "alloc")]
+    Accepted(Response<'a>),
+    /// Client: the server answered with another status (401, 403, a 3xx
+    /// with `Location`, ...). `body` holds the start of the response body, up
+    /// to `Config::max_rejection_body` bytes. `Closed` follows.
+    #[cfg(feature = "alloc")]
+    Rejected {
+        /// Status line and headers.
+        response: Response<'a>,
+        /// The first bytes of the body.
+        body: &'a [u8],
+    },
+    /// A piece of a text or binary message.
+    Data(Data<'a>),
+    /// The peer sent a Ping with this payload. With `Config::auto_pong` the
+    /// Pong is already queued.
+    Ping(&'a [u8]),
+    /// The peer sent a Pong with this payload.
+    Pong(&'a [u8]),
+    /// The peer sent a Close frame. `code` is `None` for an empty body.
+    /// With `Config::auto_close_reply` the reply is already queued and
+    /// `Closed` follows; otherwise call `close`.
+    Close {
+        /// The peer's status code.
+        code: Option<CloseCode>,
+        /// The peer's reason, valid UTF-8, possibly empty.
+        reason: &'a str,
+    },
+    /// The connection is over; see [`Closed`]. Nothing follows.
+    Closed(Closed),
+}

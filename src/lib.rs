@@ -1,0 +1,54 @@
+#![doc = include_str!("../README.md")]
+// The crate is no_std unconditionally; `std` is linked only for OS entropy and
+// the std::error::Error impls. The nostd-check/ crate proves it.
+#![no_std]
+// No unsafe code anywhere in the crate: masking, UTF-8 validation and parsing
+// are written in safe Rust, and benchmarks have not shown a need otherwise.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, rust_2018_idioms)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "alloc")]
+mod assemble;
+pub mod close;
+pub mod config;
+#[cfg(feature = "alloc")]
+mod connection;
+pub mod entropy;
+pub mod error;
+mod event;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+#[cfg(feature = "alloc")]
+mod recv;
+#[cfg(feature = "alloc")]
+mod send;
+#[cfg(feature = "alloc")]
+mod state;
+pub mod time;
+pub mod utf8;
+
+#[cfg(feature = "alloc")]
+pub use assemble::{Message, MessageAssembler};
+pub use close::CloseCode;
+pub use config::Config;
+#[cfg(feature = "alloc")]
+pub use connection::{Connection, Input, Role, State, Transmit};
+pub use entropy::Entropy;
+#[cfg(feature = "std")]
+pub use entropy::OsEntropy;
+pub use error::{ProtocolError, UsageError};
+pub use event::{Closed, Data, Event, MessageKind};
+pub use handshake::{accept_key, AcceptKey};
+#[cfg(feature = "alloc")]
+pub use handshake::{Accept, ClientRequest, Request, Response};
+pub use time::Instant;

@@ -1,0 +1,400 @@
+//! The receive path: bytes in, frames out, from any chunking.
+//!
+//! [`Receiver`] turns the bytes after the handshake into [`Item`]s:
+//! data chunks (streamed as they arrive, unmasked in place in the caller's
+//! buffer), and whole control frames (at most 125 bytes, staged in a fixed
+//! array). It enforces every per-frame and per-message rule of RFC 6455 §5:
+//! masking direction, reserved bits, fragmentation order, size limits and
+//! UTF-8. It knows nothing of the closing handshake; the connection does.
+//!
+//! Invariants:
+//! * The bytes of the input are examined once: header bytes are copied into a
+//!   14-byte array only when a header straddles two inputs; payload bytes are
+//!   unmasked and validated in place, once.
+//! * Any split of the input gives the same sequence of items once adjacent
+//!   data chunks are joined: every check runs at a point fixed by the byte
+//!   stream (a complete header, a complete control frame, the byte that
+//!   proves text invalid), never at a point fixed by the chunking.
+//! * After an error the receiver must not be fed again (the connection
+//!   discards input once failed).
+//!
+//! Cost: O(1) work per header, one pass per payload byte (unmask + UTF-8 for
+//! text), no allocation.
+
+use crate::config::Config;
+use crate::error::ProtocolError;
+use crate::event::MessageKind;
+use crate::frame::{FrameHeader, Opcode, Parsed, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// One item from the receiver, as positions rather than borrows so the
+/// connection can change state before it lends the bytes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// Data at `input[start..end]`, unmasked.
+    Data {
+        kind: MessageKind,
+        start: usize,
+        end: usize,
+        fin: bool,
+    },
+    /// Data that is the code point completed across chunks:
+    /// [`Receiver::carried`].
+    CarriedData { fin: bool },
+    /// A Ping; payload in [`Receiver::control_payload`].
+    Ping,
+    /// A Pong; payload in [`Receiver::control_payload`].
+    Pong,
+    /// A Close; its raw body in [`Receiver::control_payload`].
+    Close,
+}
+
+/// The frame whose payload is being read.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    opcode: Opcode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    len: u64,
+    /// Payload bytes read so far.
+    pos: u64,
+}
+
+impl InFrame {
+    fn remaining(&self) -> u64 {
+        self.len - self.pos
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    /// Frames from the peer must be masked (we are the server, §5.1).
+    expect_masked: bool,
+    /// RSV bits a negotiated extension gives meaning to; none in RFC 6455.
+    allowed_rsv: u8,
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    frame: Option<InFrame>,
+    /// The data message in progress (its first frame has been seen and its
+    /// last has not).
+    message: Option<MessageKind>,
+    message_len: u64,
+    utf8: Utf8Validator,
+    control: [u8; MAX_CONTROL_PAYLOAD],
+    control_len: usize,
+    /// An error to report on the next call, after the valid text before it
+    /// was delivered.
+    pending_error: Option<ProtocolError>,
+}
+
+/// `(bytes consumed, item)`. With no item, all the input was consumed.
+pub(crate) type Step = (usize, Option<Result<Item, ProtocolError>>);
+
+impl Receiver {
+    pub(crate) fn new(expect_masked: bool) -> Self {
+        Receiver {
+            expect_masked,
+            allowed_rsv: 0,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            frame: None,
+            message: None,
+            message_len: 0,
+            utf8: Utf8Validator::new(),
+            control: [0; MAX_CONTROL_PAYLOAD],
+            control_len: 0,
+            pending_error: None,
+        }
+    }
+
+    /// Reads from `input` until one item is ready or the input is used up.
+    pub(crate) fn receive(&mut self, input: &mut [u8], config: &Config) -> Step {
+        if let Some(error) = self.pending_error.take() {
+            return (0, Some(Err(error)));
+        }
+        let mut pos = 0;
+        loop {
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match self.read_header(&input[pos..], config) {
+                    Err(error) => return (input.len(), Some(Err(error))),
+                    Ok((used, None)) => {
+                        debug_assert_eq!(pos + used, input.len());
+                        return (input.len(), None);
+                    }
+                    Ok((used, Some(header))) => {
+                        pos += used;
+                        match self.begin_frame(header, config) {
+                            Ok(frame) => frame,
+                            Err(error) => return (input.len(), Some(Err(error))),
+                        }
+                    }
+                },
+            };
+
+            if frame.opcode.is_control() {
+                let start = frame.pos as usize;
+                let take = (frame.remaining() as usize).min(input.len() - pos);
+                let dest = &mut self.control[start..start + take];
+                dest.copy_from_slice(&input[pos..pos + take]);
+                if let Some(key) = frame.mask {
+                    apply_mask(dest, key, frame.pos);
+                }
+                pos += take;
+                self.advance(frame, take);
+                if self.frame.is_some() {
+                    return (pos, None);
+                }
+                self.control_len = frame.len as usize;
+                let item = match frame.opcode {
+                    Opcode::Ping => Item::Ping,
+                    Opcode::Pong => Item::Pong,
+                    _ => Item::Close,
+                };
+                return (pos, Some(Ok(item)));
+            }
+
+            // A data frame: text, binary, or a continuation of either.
+            let kind = self.message.unwrap_or(MessageKind::Binary);
+            let remaining = frame.remaining();
+            if remaining == 0 {
+                // An empty frame: only its FIN matters.
+                self.frame = None;
+                if !frame.fin {
+                    continue;
+                }
+                if !self.utf8.is_complete() {
+                    // RFC 6455 §5.6: "the whole message MUST contain valid
+                    // UTF-8"; it ended inside a code point.
+                    return (input.len(), Some(Err(ProtocolError::InvalidUtf8)));
+                }
+                self.end_message();
+                let data = Item::Data {
+                    kind,
+                    start: pos,
+                    end: pos,
+                    fin: true,
+                };
+                return (pos, Some(Ok(data)));
+            }
+            if pos == input.len() {
+                return (pos, None);
+            }
+
+            if kind == MessageKind::Text && !self.utf8.is_complete() {
+                // Finish the code point the previous chunk left open, alone,
+                // so every text chunk handed out is whole code points.
+                let byte = &mut input[pos..pos + 1];
+                if let Some(key) = frame.mask {
+                    apply_mask(byte, key, frame.pos);
+                }
+                pos += 1;
+                self.advance(frame, 1);
+                let ends_message = frame.fin && remaining == 1;
+                match self.utf8.feed(byte) {
+                    Err(_) => return (input.len(), Some(Err(ProtocolError::InvalidUtf8))),
+                    Ok(split) if split.completing == 0 => {
+                        if ends_message {
+                            return (input.len(), Some(Err(ProtocolError::InvalidUtf8)));
+                        }
+                        continue;
+                    }
+                    Ok(_) => {
+                        if ends_message {
+                            self.end_message();
+                        }
+                        let data = Item::CarriedData { fin: ends_message };
+                        return (pos, Some(Ok(data)));
+                    }
+                }
+            }
+
+            let take = remaining.min((input.len() - pos) as u64) as usize;
+            let ends_message = frame.fin && take as u64 == remaining;
+            let start = pos;
+            pos += take;
+            let chunk = &mut input[start..pos];
+            if let Some(key) = frame.mask {
+                apply_mask(chunk, key, frame.pos);
+            }
+            self.advance(frame, take);
+            let mut deliver = take;
+            if kind == MessageKind::Text {
+                match self.utf8.feed(chunk) {
+                    Ok(split) => {
+                        deliver = split.valid;
+                        if ends_message && !self.utf8.is_complete() {
+                            // The message ended inside a code point (§5.6).
+                            self.pending_error = Some(ProtocolError::InvalidUtf8);
+                        }
+                    }
+                    Err(error) => {
+                        // RFC 6455 §8.1: fail as soon as the text is known
+                        // invalid; the valid text before it is delivered first.
+                        deliver = error.valid_prefix;
+                        self.pending_error = Some(ProtocolError::InvalidUtf8);
+                    }
+                }
+            }
+            if self.pending_error.is_some() {
+                if deliver == 0 {
+                    return (input.len(), self.pending_error.take().map(Err));
+                }
+                let data = Item::Data {
+                    kind,
+                    start,
+                    end: start + deliver,
+                    fin: false,
+                };
+                return (input.len(), Some(Ok(data)));
+            }
+            if deliver == 0 {
+                // Only the start of a code point arrived; it is carried over.
+                continue;
+            }
+            if ends_message {
+                self.end_message();
+            }
+            let data = Item::Data {
+                kind,
+                start,
+                end: start + deliver,
+                fin: ends_message,
+            };
+            return (pos, Some(Ok(data)));
+        }
+    }
+
+    /// The payload of the last control frame returned.
+    pub(crate) fn control_payload(&self) -> &[u8] {
+        &self.control[..self.control_len]
+    }
+
+    /// The code point returned by the last [`Item::CarriedData`].
+    pub(crate) fn carried(&self) -> &[u8] {
+        self.utf8.completed()
+    }
+
+    /// Applies the rules that need the connection's context to a new frame
+    /// header, and makes it the current frame.
+    fn begin_frame(
+        &mut self,
+        header: FrameHeader,
+        config: &Config,
+    ) -> Result<InFrame, ProtocolError> {
+        // RFC 6455 §5.2: "If a nonzero value is received and none of the
+        // negotiated extensions defines the meaning of such a nonzero value,
+        // the receiving endpoint MUST _Fail the WebSocket Connection_."
+        if header.rsv & !self.allowed_rsv != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        // RFC 6455 §5.1: "a server MUST close the connection upon receiving a
+        // frame that is not masked" and "A client MUST close a connection if
+        // it detects a masked frame."
+        match (self.expect_masked, header.mask.is_some()) {
+            (true, false) => return Err(ProtocolError::UnmaskedFrame),
+            (false, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            match (header.opcode, self.message) {
+                // RFC 6455 §5.4: a fragmented message starts with a non-zero
+                // opcode and continues with opcode 0 ...
+                (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+                (Opcode::Continuation, Some(_)) => {}
+                // ... and "The fragments of one message MUST NOT be
+                // interleaved between the fragments of another message".
+                (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+                (Opcode::Text, None) => self.message = Some(MessageKind::Text),
+                (_, None) => self.message = Some(MessageKind::Binary),
+            }
+            // RFC 6455 §10.4: limits on frame size and total message size.
+            if header.payload_len > config.max_frame_size {
+                return Err(ProtocolError::FrameTooLarge);
+            }
+            let total = self.message_len.saturating_add(header.payload_len);
+            if total > config.max_message_size {
+                return Err(ProtocolError::MessageTooLarge);
+            }
+            self.message_len = total;
+        }
+        let frame = InFrame {
+            opcode: header.opcode,
+            fin: header.fin,
+            mask: header.mask,
+            len: header.payload_len,
+            pos: 0,
+        };
+        self.frame = Some(frame);
+        Ok(frame)
+    }
+
+    /// Records `n` more payload bytes of `frame` as read.
+    fn advance(&mut self, frame: InFrame, n: usize) {
+        let pos = frame.pos + n as u64;
+        self.frame = (pos < frame.len).then_some(InFrame { pos, ..frame });
+    }
+
+    /// A message ended on a code point boundary (checked by the caller), so
+    /// the validator is already ready for the next one.
+    fn end_message(&mut self) {
+        self.message = None;
+        self.message_len = 0;
+    }
+
+    /// Gathers header bytes: returns how many bytes of `input` it used, and
+    /// the header once complete (then it used only the header's bytes).
+    fn read_header(
+        &mut self,
+        input: &[u8],
+        config: &Config,
+    ) -> Result<(usize, Option<FrameHeader>), ProtocolError> {
+        if self.header_len == 0 {
+            // Fast path: the whole header is in this input, read in place.
+            if let Parsed::Complete(header, len) = FrameHeader::parse(input)? {
+                check_minimal(&header, len, config)?;
+                return Ok((len, Some(header)));
+            }
+        }
+        // Slow path: the header straddles inputs; gather exactly its bytes.
+        let mut used = 0;
+        loop {
+            let need = if self.header_len < 2 {
+                2
+            } else {
+                FrameHeader::len_from_prefix([self.header[0], self.header[1]])
+            };
+            if self.header_len == need && need >= 2 && self.header_len >= 2 {
+                let gathered = &self.header[..self.header_len];
+                self.header_len = 0;
+                return match FrameHeader::parse(gathered)? {
+                    Parsed::Complete(header, len) => {
+                        check_minimal(&header, len, config)?;
+                        Ok((used, Some(header)))
+                    }
+                    // Unreachable: `need` bytes are exactly a whole header.
+                    Parsed::Partial(_) => Err(ProtocolError::MalformedHttp),
+                };
+            }
+            let take = (need - self.header_len).min(input.len() - used);
+            if take == 0 {
+                return Ok((used, None));
+            }
+            self.header[self.header_len..self.header_len + take]
+                .copy_from_slice(&input[used..used + take]);
+            self.header_len += take;
+            used += take;
+        }
+    }
+}
+
+/// RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the
+/// length". Enforced on received frames only when configured (see
+/// `Config::reject_non_minimal_lengths`).
+fn check_minimal(header: &FrameHeader, len: usize, config: &Config) -> Result<(), ProtocolError> {
+    if config.reject_non_minimal_lengths && !header.is_minimal(len) {
+        return Err(ProtocolError::NonMinimalLength);
+    }
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! The send path: frames encoded into one bounded output buffer.
+//!
+//! [`Sender`] owns the bytes waiting to be written. Commands append whole
+//! frames; `poll_transmit` hands out the unwritten part; `transmitted(n)`
+//! retires what the transport took. The buffer is reused, so once it reached
+//! its working size sending allocates nothing.
+//!
+//! Invariants:
+//! * The buffer holds whole frames only, so a frame queued later never lands
+//!   inside another.
+//! * `len - written <= max_buffered_output` for everything but the one Close
+//!   frame (at most 131 bytes), which is always allowed so a connection can
+//!   end even when the peer stopped reading.
+//! * A failed command leaves the buffer untouched.
+
+use alloc::vec::Vec;
+
+use crate::error::UsageError;
+use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+
+#[derive(Debug, Default)]
+pub(crate) struct Sender {
+    out: Vec<u8>,
+    /// Bytes at the front of `out` already handed to the transport.
+    written: usize,
+    /// The payload of the Pong owed for the latest Ping, if not yet queued.
+    /// RFC 6455 §5.5.3 lets a reply cover only the most recent Ping, so a
+    /// ping flood costs one slot, not a queue.
+    pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+}
+
+impl Sender {
+    /// Bytes queued and not yet written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.out.len() - self.written
+    }
+
+    /// The unwritten bytes.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.out[self.written..]
+    }
+
+    /// Retires `n` bytes the transport took (clamped to what is queued).
+    pub(crate) fn transmitted(&mut self, n: usize) {
+        self.written += n.min(self.buffered());
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
+        }
+    }
+
+    /// Appends raw bytes (an HTTP head), unbounded: the handshake is bounded
+    /// by its builder.
+    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    /// Appends one frame. With `limit`, fails with `OutputFull` instead of
+    /// growing the unwritten bytes past it.
+    pub(crate) fn queue_frame(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+        limit: Option<usize>,
+    ) -> Result<(), UsageError> {
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        if let Some(limit) = limit {
+            let after = self.buffered().saturating_add(head_len + payload.len());
+            if after > limit {
+                return Err(UsageError::OutputFull);
+            }
+        }
+        self.compact();
+        self.out.extend_from_slice(&head[..head_len]);
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+        Ok(())
+    }
+
+    /// Remembers that a Pong with `payload` is owed, replacing any older one.
+    pub(crate) fn owe_pong(&mut self, payload: &[u8]) {
+        let mut slot = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = payload.len().min(MAX_CONTROL_PAYLOAD);
+        slot[..len].copy_from_slice(&payload[..len]);
+        self.pong = Some((slot, len as u8));
+    }
+
+    /// Takes the owed Pong, if any.
+    pub(crate) fn take_pong(&mut self) -> Option<([u8; MAX_CONTROL_PAYLOAD], u8)> {
+        self.pong.take()
+    }
+
+    /// Puts back an owed Pong that did not fit.
+    pub(crate) fn restore_pong(&mut self, pong: ([u8; MAX_CONTROL_PAYLOAD], u8)) {
+        self.pong.get_or_insert(pong);
+    }
+
+    /// Forgets an owed Pong (nothing may follow our Close).
+    pub(crate) fn drop_pong(&mut self) {
+        self.pong = None;
+    }
+
+    /// Moves unwritten bytes to the front once at least half the buffer is
+    /// written, so a transport that always takes part of the output cannot
+    /// make the buffer creep; amortized O(1) per byte.
+    fn compact(&mut self) {
+        if self.written > 0 && self.written >= self.out.len() / 2 {
+            self.out.drain(..self.written);
+            self.written = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_examples_encode() {
+        // RFC 6455 §5.7.
+        let mut s = Sender::default();
+        s.queue_frame(Opcode::Text, true, b"Hello", None, None)
+            .unwrap();
+        assert_eq!(s.pending(), [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        s.transmitted(7);
+        s.queue_frame(
+            Opcode::Text,
+            true,
+            b"Hello",
+            Some([0x37, 0xfa, 0x21, 0x3d]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            s.pending(),
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+    }
+
+    #[test]
+    fn limit_leaves_buffer_untouched() {
+        let mut s = Sender::default();
+        s.queue_frame(Opcode::Binary, true, &[0; 10], None, Some(12))
+            .unwrap();
+        assert_eq!(
+            s.queue_frame(Opcode::Binary, true, &[0; 1], None, Some(12)),
+            Err(UsageError::OutputFull)
+        );
+        assert_eq!(s.buffered(), 12);
+    }
+
+    #[test]
+    fn partial_writes_compact() {
+        let mut s = Sender::default();
+        for _ in 0..100 {
+            s.queue_frame(Opcode::Binary, true, &[7; 100], None, None)
+                .unwrap();
+            s.transmitted(101);
+        }
+        assert!(s.out.len() < 400, "buffer crept to {}", s.out.len());
+    }
+}

@@ -1,0 +1,218 @@
+//! Every state transition of a connection, in one place.
+//!
+//! # Theory of operation
+//!
+//! A connection moves through one line of phases; nothing moves backwards.
+//!
+//! ```text
+//!  server: ReadingRequest --request--> AwaitingDecision --accept--> Open
+//!                 |                          |
+//!                 +--bad request (4xx)-------+--reject--> Closed
+//!  client: AwaitingResponse --101--> JustAccepted --(next call)--> Open
+//!                 |
+//!                 +--other status--> ReadingRejection --body/EOF--> Rejected --> Closed
+//!  both:   Open --Close sent and received--> Closed (clean)
+//!          any --peer error | EOF--> Closed (not clean)
+//! ```
+//!
+//! While `Open`, the closing handshake is two flags (`close_sent`,
+//! `close_received`) rather than more phases, because the two halves happen
+//! in either order or at once (RFC 6455 §7.1.5 note). The public
+//! [`State`](crate::State) is derived from phase and flags.
+//!
+//! Rules kept here and nowhere else:
+//! * `Closed` is final, and the [`Closed`] event is produced exactly once, by
+//!   [`Connection::finish`].
+//! * Failing (§7.1.7) sends a Close with the error's code if the connection
+//!   was open and we had not sent one, a 4xx answer if a server was reading
+//!   the request, nothing for a client in its handshake; then the transport
+//!   is to be shut.
+//! * Who shuts the transport (§7.1.1): the server as soon as it is closed;
+//!   the client after a clean close waits for the server's EOF, and shuts at
+//!   once otherwise (failure, rejection).
+//! * Once a Close was received or the connection failed, no further input is
+//!   processed (§7.1.7: "MUST NOT continue to attempt to process data").
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::close::CloseCode;
+use crate::connection::{Connection, Role};
+use crate::error::ProtocolError;
+use crate::event::Closed;
+use crate::handshake::{
+    write_error_response, AcceptKey, ClientRequest, HeadReader, ParsedRequest, ParsedResponse,
+};
+
+/// Where a connection is; see the module docs for the diagram.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Server: reading the request head.
+    ReadingRequest(Box<HeadReader>),
+    /// Server: a valid request awaits `accept` or `reject`.
+    AwaitingDecision(Box<(HeadReader, ParsedRequest)>),
+    /// Client: the request is queued; reading the response head.
+    AwaitingResponse(Box<ClientHandshake>),
+    /// Client: a non-101 answer; reading the start of its body.
+    ReadingRejection(Box<Rejection>),
+    /// Client: the 101 was verified and handed out as `Accepted`; it is kept
+    /// until the next call so the event can borrow it. Counts as open.
+    JustAccepted(Box<(HeadReader, ParsedResponse)>),
+    /// Client: the rejection is read and `Closed` is queued; `lent` once the
+    /// `Rejected` event was handed out. Counts as closed.
+    Rejected {
+        rejection: Box<Rejection>,
+        lent: bool,
+    },
+    /// The handshake is done; data flows until the closing handshake ends.
+    Open,
+    /// Final.
+    Closed,
+}
+
+/// A client's handshake in flight.
+#[derive(Debug)]
+pub(crate) struct ClientHandshake {
+    pub(crate) head: HeadReader,
+    pub(crate) request: ClientRequest,
+    pub(crate) expected_accept: AcceptKey,
+}
+
+/// A non-101 answer being read.
+#[derive(Debug)]
+pub(crate) struct Rejection {
+    pub(crate) head: HeadReader,
+    pub(crate) parsed: ParsedResponse,
+    pub(crate) body: Vec<u8>,
+    /// Body bytes still wanted before the `Rejected` event.
+    pub(crate) wanted: usize,
+}
+
+/// Whether the transport's write side should be shut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shutdown {
+    NotYet,
+    /// Shut once the queued bytes are written.
+    Due,
+    /// `Transmit::Shutdown` was handed out.
+    Done,
+}
+
+impl Connection {
+    /// Ends the transient phases that existed only to lend an event.
+    pub(crate) fn settle(&mut self) {
+        match self.phase {
+            Phase::JustAccepted(_) => self.phase = Phase::Open,
+            Phase::Rejected { lent: true, .. } => self.phase = Phase::Closed,
+            _ => {}
+        }
+    }
+
+    /// A client's rejection was fully read: hand out `Rejected`, then
+    /// `Closed`. No WebSocket connection was established (§7.1.4).
+    pub(crate) fn enter_rejected(&mut self, rejection: Box<Rejection>) {
+        self.phase = Phase::Rejected {
+            rejection,
+            lent: false,
+        };
+        // Keeps the phase lent (see `finish`) and queues `Closed`.
+        self.finish(false, None);
+    }
+
+    /// RFC 6455 §7.1.7, _Fail the WebSocket Connection_.
+    pub(crate) fn fail(&mut self, error: ProtocolError) {
+        if matches!(self.phase, Phase::Closed | Phase::Rejected { .. }) {
+            return;
+        }
+        self.error = Some(error);
+        match self.phase {
+            // RFC 6455 §4.2.1: the server "MUST stop processing the client's
+            // handshake and return an HTTP response with an appropriate error
+            // code (such as 400 Bad Request)".
+            Phase::ReadingRequest(_) | Phase::AwaitingDecision(_) => {
+                write_error_response(self.tx.buffer_mut(), error);
+            }
+            // §7.1.7: "If _The WebSocket Connection is Established_ prior to
+            // the point where the endpoint is required to _Fail the WebSocket
+            // Connection_, the endpoint SHOULD send a Close frame with an
+            // appropriate status code".
+            Phase::Open | Phase::JustAccepted(_) if self.close_sent.is_none() => {
+                let code = error.close_code();
+                self.queue_close(code, error.as_str());
+            }
+            _ => {}
+        }
+        self.finish(false, Some(error));
+    }
+
+    /// The peer's Close arrived (already validated).
+    pub(crate) fn on_close_received(&mut self, code: CloseCode) {
+        self.close_received = Some(code);
+        if self.close_sent.is_some() {
+            self.finish(true, None);
+        } else if self.config.auto_close_reply {
+            // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did
+            // not previously send a Close frame, the endpoint MUST send a Close
+            // frame in response. (When sending a Close frame in response, the
+            // endpoint typically echos the status code it received.)"
+            self.queue_close(code, "");
+            self.finish(true, None);
+        }
+    }
+
+    /// Our Close is queued.
+    pub(crate) fn on_close_sent(&mut self, code: CloseCode) {
+        self.close_sent = Some(code);
+        // §5.5.1: "The application MUST NOT send any more data frames after
+        // sending a Close frame"; an owed Pong is dropped too.
+        self.tx.drop_pong();
+        if self.close_received.is_some() {
+            self.finish(true, None);
+        }
+    }
+
+    /// The peer shut its side of the transport.
+    pub(crate) fn on_eof(&mut self) {
+        self.eof = true;
+        match &mut self.phase {
+            Phase::Closed | Phase::Rejected { .. } => {
+                // §7.1.1: the client waited for the server to close first.
+                if self.shutdown == Shutdown::NotYet {
+                    self.shutdown = Shutdown::Due;
+                }
+            }
+            Phase::ReadingRejection(_) => {
+                if let Phase::ReadingRejection(rejection) =
+                    core::mem::replace(&mut self.phase, Phase::Closed)
+                {
+                    self.enter_rejected(rejection);
+                }
+            }
+            // §7.1.5: no Close received means code 1006; not clean.
+            _ => self.finish(false, None),
+        }
+    }
+
+    /// Enters `Closed` and queues the `Closed` event: the one way to end.
+    pub(crate) fn finish(&mut self, clean: bool, error: Option<ProtocolError>) {
+        // A rejection stays in place until its event is handed out.
+        if !matches!(self.phase, Phase::Rejected { .. }) {
+            self.phase = Phase::Closed;
+        }
+        self.tx.drop_pong();
+        self.closed_event = Some(Closed {
+            code: self.close_received.unwrap_or(CloseCode::ABNORMAL),
+            clean,
+            error,
+        });
+        // §7.1.1: "when a server is instructed to _Close the WebSocket
+        // Connection_ it SHOULD initiate a TCP Close immediately, and when a
+        // client is instructed to do the same, it SHOULD wait for a TCP Close
+        // from the server." A client that failed or was rejected has nothing
+        // to wait for.
+        let client_waits = self.role == Role::Client && clean && !self.eof;
+        if !client_waits {
+            self.shutdown = Shutdown::Due;
+        }
+    }
+}

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
-/// RFC 6455 §1.3: the "Globally Unique Identifier (GUID, [RFC4122])
+/// RFC 6455 §1.3: the "Globally Unique Identifier (GUID, \[RFC4122\])
 /// "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" in string form, which is unlikely
 /// to be used by network endpoints that do not understand the WebSocket
 /// Protocol".

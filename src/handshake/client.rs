@@ -8,8 +8,8 @@ use core::fmt;
 
 use super::accept::AcceptKey;
 use super::tokens::{
-    extension_name, header_spans, is_field_value, is_token, is_valid_header, list_has_token,
-    parse_decimal, push_decimal, push_header, HeaderSpan, ListItems, Span,
+    extension_name, header_slots, header_spans, is_field_value, is_token, is_valid_header,
+    list_has_token, parse_decimal, push_decimal, push_header, HeaderSpan, ListItems, Span,
 };
 use super::uri::{self, default_port, Uri};
 use crate::error::{ProtocolError, UsageError};
@@ -314,7 +314,7 @@ impl ParsedResponse {
 ///
 /// Any status of 200 or more is returned without further checks: the
 /// handshake failed and the caller reports it as a rejection (§4.1 step 1:
-/// "the client handles the response per HTTP [RFC2616] procedures").
+/// "the client handles the response per HTTP \[RFC2616\] procedures").
 pub(crate) fn parse_response(
     head: &[u8],
     max_headers: usize,
@@ -323,7 +323,7 @@ pub(crate) fn parse_response(
 ) -> Result<ParsedResponse, ProtocolError> {
     use ProtocolError::*;
 
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(head, max_headers)];
     let mut resp = httparse::Response::new(&mut slots);
     match resp.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}

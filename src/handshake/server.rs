@@ -11,8 +11,8 @@ use base64::Engine;
 
 use super::accept::accept_key;
 use super::tokens::{
-    extension_name, header_spans, is_token, is_valid_header, list_has_token, push_header,
-    HeaderSpan, ListItems, Span,
+    extension_name, header_slots, header_spans, is_token, is_valid_header, list_has_token,
+    push_header, HeaderSpan, ListItems, Span,
 };
 use crate::error::{ProtocolError, UsageError};
 
@@ -57,7 +57,7 @@ pub(crate) fn parse_request(
 ) -> Result<ParsedRequest, ProtocolError> {
     use ProtocolError::*;
 
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(head, max_headers)];
     let mut req = httparse::Request::new(&mut slots);
     // RFC 6455 §4.1 item 1: "The handshake MUST be a valid HTTP request as
     // specified by [RFC2616]."

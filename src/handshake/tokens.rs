@@ -80,6 +80,14 @@ impl HeaderSpan {
     }
 }
 
+/// How many httparse header slots to allocate: `max_headers`, but never more
+/// than `head` could hold (a header line is at least 3 bytes, `a:\n`), so a
+/// configured "no limit" such as `usize::MAX` cannot make the allocation
+/// fail, and a head within `max_headers` is never reported as too many.
+pub(super) fn header_slots(head: &[u8], max_headers: usize) -> usize {
+    max_headers.min(head.len() / 3 + 1)
+}
+
 /// Converts httparse's headers into offsets into `head`.
 pub(super) fn header_spans(
     head: &[u8],

@@ -316,6 +316,26 @@ fn too_many_headers_431() {
         ProtocolError::TooManyHeaders
     );
     assert!(parse_request(&h, 7).is_ok());
+    // A "no limit" configuration does not try to allocate usize::MAX slots.
+    assert!(parse_request(&h, usize::MAX).is_ok());
+    // Densest possible header lines ("a:" + LF): exactly at the limit.
+    let mut dense = b"GET / HTTP/1.1\n".to_vec();
+    for _ in 0..100 {
+        dense.extend_from_slice(b"a:\n");
+    }
+    dense.push(b'\n');
+    assert_eq!(
+        parse_request(&dense, 99).unwrap_err(),
+        ProtocolError::TooManyHeaders
+    );
+    assert_eq!(
+        parse_request(&dense, 100).unwrap_err(),
+        ProtocolError::MissingHost
+    );
+    assert_eq!(
+        parse_request(&dense, usize::MAX).unwrap_err(),
+        ProtocolError::MissingHost
+    );
     assert_eq!(
         parse_request(&h, 0).unwrap_err(),
         ProtocolError::TooManyHeaders

@@ -608,14 +608,25 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends a whole text message in one frame.
+    /// Sends a whole text message in one frame. Refused while a fragmented
+    /// message is unfinished (it would otherwise end that message).
     pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
-        self.send(MessageKind::Text, text.as_bytes(), true)
+        self.send_whole(MessageKind::Text, text.as_bytes())
     }
 
-    /// Sends a whole binary message in one frame.
+    /// Sends a whole binary message in one frame. Refused while a
+    /// fragmented message is unfinished.
     pub fn send_binary(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.send(MessageKind::Binary, payload, true)
+        self.send_whole(MessageKind::Binary, payload)
+    }
+
+    fn send_whole(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), UsageError> {
+        // RFC 6455 §5.4: a new message may not start inside another.
+        if self.sending.is_some() {
+            self.check_can_send()?;
+            return Err(UsageError::MessageInProgress);
+        }
+        self.send(kind, payload, true)
     }
 
     /// Sends a Ping (payload at most 125 bytes, §5.5).
@@ -669,8 +680,16 @@ impl Connection {
             body[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
             2 + end
         };
+        // RFC 6455 §5.5.2: a Ping received before any Close is owed its
+        // Pong, and nothing may follow our Close, so the Pong goes first.
+        if let Some((pong, pong_len)) = self.tx.take_pong() {
+            let mask = self.mask_key();
+            let payload = &pong[..usize::from(pong_len)];
+            let _ = self.tx.queue_frame(Opcode::Pong, true, payload, mask, None);
+        }
         let mask = self.mask_key();
-        // A Close always fits: the output limit is not applied to it.
+        // The frames a close needs always fit: the output limit is not
+        // applied to them (at most 2 x 131 bytes past it).
         let _ = self
             .tx
             .queue_frame(Opcode::Close, true, &body[..len], mask, None);

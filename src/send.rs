@@ -8,9 +8,10 @@
 //! Invariants:
 //! * The buffer holds whole frames only, so a frame queued later never lands
 //!   inside another.
-//! * `len - written <= max_buffered_output` for everything but the one Close
-//!   frame (at most 131 bytes), which is always allowed so a connection can
-//!   end even when the peer stopped reading.
+//! * `len - written <= max_buffered_output`, except for the frames a close
+//!   needs: the one Close and the Pong owed ahead of it (at most 2 x 131
+//!   bytes past the limit), always allowed so a connection can end even when
+//!   the peer stopped reading.
 //! * A failed command leaves the buffer untouched.
 
 use alloc::vec::Vec;

@@ -501,7 +501,11 @@ impl Connection {
                     event: Some(Event::Accepted(response)),
                 };
             }
-            let wanted = if parsed.is_chunked() {
+            let wanted = if matches!(parsed.status(), 204 | 304) {
+                // RFC 9112 §6.3 rule 1: these end at the empty line after
+                // their headers; waiting for a body would hang.
+                0
+            } else if parsed.is_chunked() {
                 // A chunked body is not decoded: `Rejected` carries no body.
                 0
             } else {

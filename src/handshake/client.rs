@@ -294,8 +294,8 @@ impl ParsedResponse {
         self.status
     }
 
-    /// The `Content-Length` of a rejection's body: `None` if absent, not a
-    /// number, or given twice with different values.
+    /// The `Content-Length` of a rejection's body, `None` if absent. (An
+    /// invalid one fails `parse_response`: RFC 9112 §6.3.)
     pub(crate) fn content_length(&self) -> Option<u64> {
         self.content_length
     }
@@ -355,6 +355,14 @@ pub(crate) fn parse_response(
     let protocol = named("sec-websocket-protocol")
         .next()
         .map(|h| h.value.trimmed(head));
+
+    // RFC 9112 §6.3 rule 5: an invalid Content-Length (not a number, or
+    // several differing values) with no Transfer-Encoding makes the framing
+    // unknowable: "the user agent MUST close the connection to the server and
+    // discard the received response".
+    if !lengths_ok && !chunked && status >= 200 {
+        return Err(MalformedHttp);
+    }
 
     // A 1xx other than 101 is an interim answer to something the client
     // never asked for (no Expect: 100-continue); the 101 cannot follow it.

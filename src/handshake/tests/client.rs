@@ -439,39 +439,41 @@ fn response_rejections_are_ok() {
     assert_eq!(Response::new(&h, &parsed).protocol(), Some("nope"));
 }
 
-/// Content-Length: absent, invalid, or conflicting -> None.
+/// Content-Length: absent -> None; invalid or conflicting -> the response
+/// is refused (RFC 9112 §6.3 rule 5), unless chunked framing overrides it.
 #[test]
 fn response_content_length_rules() {
     let req = request();
-    let cl = |lines: &[&str]| parse(lines, &req).unwrap().content_length();
-    assert_eq!(cl(&["HTTP/1.1 400 Bad Request"]), None);
-    assert_eq!(cl(&["HTTP/1.1 400 Bad Request", "Content-Length: x"]), None);
-    assert_eq!(
-        cl(&["HTTP/1.1 400 Bad Request", "Content-Length: -1"]),
-        None
-    );
-    assert_eq!(
-        cl(&[
+    let cl = |lines: &[&str]| parse(lines, &req).map(|p| p.content_length());
+    assert_eq!(cl(&["HTTP/1.1 400 Bad Request"]), Ok(None));
+    for bad in [
+        &["HTTP/1.1 400 Bad Request", "Content-Length: x"][..],
+        &["HTTP/1.1 400 Bad Request", "Content-Length: -1"],
+        &[
             "HTTP/1.1 400 Bad Request",
-            "Content-Length: 99999999999999999999999"
-        ]),
-        None
-    );
-    assert_eq!(
-        cl(&[
+            "Content-Length: 99999999999999999999999",
+        ],
+        &[
             "HTTP/1.1 400 Bad Request",
             "Content-Length: 5",
-            "Content-Length: 6"
-        ]),
-        None
-    );
+            "Content-Length: 6",
+        ],
+    ] {
+        assert_eq!(cl(bad), Err(ProtocolError::MalformedHttp), "{bad:?}");
+    }
+    let chunked = [
+        "HTTP/1.1 400 Bad Request",
+        "Transfer-Encoding: chunked",
+        "Content-Length: x",
+    ];
+    assert!(parse(&chunked, &req).unwrap().is_chunked());
     assert_eq!(
         cl(&[
             "HTTP/1.1 400 Bad Request",
             "Content-Length: 5",
             "content-length: 5"
         ]),
-        Some(5)
+        Ok(Some(5))
     );
 }
 

@@ -398,6 +398,8 @@ impl Connection {
                     Ok(parsed) => parsed.map(|(code, _)| code),
                 };
                 self.on_close_received(code.unwrap_or(CloseCode::NO_STATUS));
+                // Parsed again (at most 125 bytes, once per connection) so
+                // the reason is borrowed only after the state change above.
                 let reason = match parse_close_body(self.rx.control_payload()) {
                     Ok(Some((_, reason))) => reason,
                     _ => "",

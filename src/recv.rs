@@ -357,34 +357,27 @@ impl Receiver {
                 return Ok((len, Some(header)));
             }
         }
-        // Slow path: the header straddles inputs; gather exactly its bytes.
+        // Slow path: the header straddles inputs; gather exactly its bytes,
+        // as many as `parse` says it still needs (at most 14 in all).
         let mut used = 0;
         loop {
-            let need = if self.header_len < 2 {
-                2
-            } else {
-                FrameHeader::len_from_prefix([self.header[0], self.header[1]])
-            };
-            if self.header_len == need && need >= 2 && self.header_len >= 2 {
-                let gathered = &self.header[..self.header_len];
-                self.header_len = 0;
-                return match FrameHeader::parse(gathered)? {
-                    Parsed::Complete(header, len) => {
-                        check_minimal(&header, len, config)?;
-                        Ok((used, Some(header)))
+            match FrameHeader::parse(&self.header[..self.header_len])? {
+                Parsed::Complete(header, len) => {
+                    self.header_len = 0;
+                    check_minimal(&header, len, config)?;
+                    return Ok((used, Some(header)));
+                }
+                Parsed::Partial(need) => {
+                    let take = need.saturating_sub(self.header_len).min(input.len() - used);
+                    if take == 0 {
+                        return Ok((used, None));
                     }
-                    // Unreachable: `need` bytes are exactly a whole header.
-                    Parsed::Partial(_) => Err(ProtocolError::MalformedHttp),
-                };
+                    self.header[self.header_len..self.header_len + take]
+                        .copy_from_slice(&input[used..used + take]);
+                    self.header_len += take;
+                    used += take;
+                }
             }
-            let take = (need - self.header_len).min(input.len() - used);
-            if take == 0 {
-                return Ok((used, None));
-            }
-            self.header[self.header_len..self.header_len + take]
-                .copy_from_slice(&input[used..used + take]);
-            self.header_len += take;
-            used += take;
         }
     }
 }

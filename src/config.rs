@@ -54,6 +54,14 @@ pub struct Config {
     /// is the more interoperable choice. The engine always sends minimal
     /// lengths.
     pub reject_non_minimal_lengths: bool,
+    /// Server: hand a plain HTTP GET (one with neither `Upgrade: websocket`
+    /// nor `Sec-WebSocket-Key`) to the application as `Event::Request` with
+    /// `is_websocket() == false`, to be answered with `reject(200, ..)` (a
+    /// page, a redirect), instead of answering 400 automatically. Default
+    /// off: a pure WebSocket endpoint needs no HTTP. Turn it on to serve a
+    /// page and its WebSocket from one port. The connection closes after the
+    /// answer either way (no keep-alive).
+    pub plain_http_requests: bool,
 }
 
 impl Default for Config {
@@ -68,6 +76,7 @@ impl Default for Config {
             auto_pong: true,
             auto_close_reply: true,
             reject_non_minimal_lengths: false,
+            plain_http_requests: false,
         }
     }
 }

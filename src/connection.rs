@@ -11,7 +11,7 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::{Closed, Data, Event, MessageKind};
 use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{
-    accept_key, encode_key, parse_request, parse_response, write_accept, write_reject, Accept,
+    accept_key, encode_key, parse_any_request, parse_response, write_accept, write_reject, Accept,
     ClientRequest, HeadReader, Request, Response,
 };
 use crate::recv::{Item, Receiver};
@@ -441,7 +441,11 @@ impl Connection {
                 event: None,
             };
         }
-        let parsed = match parse_request(reader.head(), self.config.max_headers) {
+        let parsed = match parse_any_request(
+            reader.head(),
+            self.config.max_headers,
+            self.config.plain_http_requests,
+        ) {
             Ok(parsed) => parsed,
             Err(error) => return self.fail_now(error, input.len()),
         };
@@ -563,6 +567,9 @@ impl Connection {
             return Err(UsageError::NoPendingRequest);
         };
         let request = Request::new(pending.0.head(), &pending.1);
+        if !request.is_websocket() {
+            return Err(UsageError::NotAnUpgrade);
+        }
         write_accept(self.tx.buffer_mut(), &request, &accept)?;
         self.subprotocol = accept.chosen_protocol().map(ToString::to_string);
         self.phase = Phase::Open;

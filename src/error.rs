@@ -203,6 +203,9 @@ pub enum UsageError {
     /// `accept` or `reject` when no request is waiting for a decision, or on
     /// a client.
     NoPendingRequest,
+    /// `accept` on a plain HTTP request (`Request::is_websocket` is false):
+    /// it can only be answered with `reject`.
+    NotAnUpgrade,
     /// The subprotocol passed to `accept` was not offered by the client.
     SubprotocolNotOffered,
     /// A header name that is not an HTTP token, or a name or value holding CR,
@@ -238,6 +241,7 @@ impl UsageError {
             NotOpen => "connection is not open for sending",
             CloseAlreadySent => "a close frame was already sent",
             NoPendingRequest => "no handshake request awaits a decision",
+            NotAnUpgrade => "a plain HTTP request cannot be accepted as a WebSocket",
             SubprotocolNotOffered => "subprotocol was not offered by the client",
             InvalidHeader => "invalid header name or value",
             InvalidToken => "invalid token",

@@ -1861,3 +1861,84 @@ fn client_and_server_handshake_and_exchange() {
         assert_eq!(take_output(&mut server), (Vec::new(), false));
     }
 }
+
+// ---- Config::plain_http_requests: a page and a WebSocket on one port ----
+
+const PLAIN_GET: &[u8] =
+    b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: text/html\r\n\r\n";
+
+// §4.2.1: by default a plain GET is not a valid handshake: 400.
+#[test]
+fn plain_get_is_refused_by_default() {
+    let mut server = hybi::Connection::server(hybi::Config::default());
+    let events = feed_chunks(&mut server, PLAIN_GET, 1);
+    assert_eq!(events, vec![failed(hybi::ProtocolError::MissingUpgrade)]);
+    let (out, shutdown) = take_output(&mut server);
+    assert!(out.starts_with(b"HTTP/1.1 400 "));
+    assert!(shutdown);
+}
+
+// With the switch on, the application gets the request and serves a page.
+#[test]
+fn plain_get_is_handed_to_the_application_when_enabled() {
+    let mut config = hybi::Config::default();
+    config.plain_http_requests = true;
+    let mut server = hybi::Connection::server(config);
+    let mut input = PLAIN_GET.to_vec();
+    let out = server.handle_input(&mut input, NOW);
+    assert_eq!(out.consumed, PLAIN_GET.len());
+    match out.event {
+        Some(hybi::Event::Request(request)) => {
+            assert!(!request.is_websocket());
+            assert_eq!(request.path(), "/index.html");
+            assert_eq!(request.key(), "");
+            assert_eq!(request.header("accept"), Some(&b"text/html"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        server.accept(hybi::Accept::new()),
+        Err(hybi::UsageError::NotAnUpgrade)
+    );
+    server
+        .reject(200, &[("Content-Type", "text/html")], b"<p>hi</p>")
+        .unwrap();
+    let (out, shutdown) = take_output(&mut server);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Type: text/html\r\n"));
+    assert!(text.contains("Content-Length: 9\r\n"));
+    assert!(text.ends_with("\r\n\r\n<p>hi</p>"));
+    assert!(shutdown);
+    assert_eq!(
+        drain(&mut server),
+        vec![Ev::Closed {
+            code: 1006,
+            clean: false,
+            error: None
+        }]
+    );
+}
+
+// With the switch on, upgrades still work, and a broken upgrade (Upgrade:
+// websocket without a key) is still answered 400 by the engine.
+#[test]
+fn plain_switch_keeps_upgrades_strict() {
+    let mut config = hybi::Config::default();
+    config.plain_http_requests = true;
+    let mut server = hybi::Connection::server(config.clone());
+    let mut input = RFC_REQUEST.to_vec();
+    match server.handle_input(&mut input, NOW).event {
+        Some(hybi::Event::Request(request)) => assert!(request.is_websocket()),
+        other => panic!("{other:?}"),
+    }
+    server.accept(hybi::Accept::new()).unwrap();
+    assert_eq!(server.state(), hybi::State::Open);
+
+    let broken = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    let mut server = hybi::Connection::server(config);
+    let events = feed_chunks(&mut server, broken, 5);
+    assert_eq!(events, vec![failed(hybi::ProtocolError::InvalidKey)]);
+    let (out, _) = take_output(&mut server);
+    assert!(out.starts_with(b"HTTP/1.1 400 "));
+}

@@ -56,7 +56,9 @@ pub use client::{ClientRequest, Response};
 pub(crate) use head::HeadReader;
 #[cfg(feature = "alloc")]
 pub(crate) use reject::{write_error_response, write_reject};
+#[cfg(test)]
+pub(crate) use server::parse_request;
 #[cfg(feature = "alloc")]
-pub(crate) use server::{parse_request, write_accept, ParsedRequest};
+pub(crate) use server::{parse_any_request, write_accept, ParsedRequest};
 #[cfg(feature = "alloc")]
 pub use server::{Accept, Request};

@@ -38,9 +38,13 @@ pub(crate) struct ParsedRequest {
     path: Span,
     query: Option<Span>,
     host: Span,
+    /// Empty for a plain (non-upgrade) request.
     key: Span,
     origin: Option<Span>,
     headers: Vec<HeaderSpan>,
+    /// A WebSocket upgrade, as opposed to a plain HTTP request passed on by
+    /// [`parse_any_request`].
+    websocket: bool,
 }
 
 /// Parses and validates a client's opening handshake (RFC 6455 §4.2.1).
@@ -51,9 +55,24 @@ pub(crate) struct ParsedRequest {
 /// HTTP response with an appropriate error code (such as 400 Bad Request)."
 /// Each check maps to one [`ProtocolError`], whose `http_status` is that
 /// code. The head is parsed exactly once, with `max_headers` header slots.
+#[cfg(test)]
 pub(crate) fn parse_request(
     head: &[u8],
     max_headers: usize,
+) -> Result<ParsedRequest, ProtocolError> {
+    parse_any_request(head, max_headers, false)
+}
+
+/// [`parse_request`], except that with `allow_plain` a valid HTTP/1.1 GET
+/// that does not try to upgrade at all (no `Upgrade: websocket` and no
+/// `Sec-WebSocket-Key`) is returned as a plain request instead of refused,
+/// so one server can answer pages and WebSocket upgrades on one port
+/// (`Config::plain_http_requests`). A request that tries to upgrade and gets
+/// it wrong is still refused.
+pub(crate) fn parse_any_request(
+    head: &[u8],
+    max_headers: usize,
+    allow_plain: bool,
 ) -> Result<ParsedRequest, ProtocolError> {
     use ProtocolError::*;
 
@@ -96,9 +115,25 @@ pub(crate) fn parse_request(
         return Err(InvalidHeaderValue);
     }
 
+    let wants_websocket =
+        named("upgrade").any(|h| list_has_token(h.value.bytes(head), "websocket"));
+    if allow_plain && !wants_websocket && named("sec-websocket-key").next().is_none() {
+        return Ok(ParsedRequest {
+            target,
+            authority,
+            path,
+            query,
+            host,
+            key: Span::default(),
+            origin: named("origin").next().map(|h| h.value.trimmed(head)),
+            headers,
+            websocket: false,
+        });
+    }
+
     // RFC 6455 §4.2.1 item 3: "An |Upgrade| header field containing the
     // value "websocket", treated as an ASCII case-insensitive value."
-    if !named("upgrade").any(|h| list_has_token(h.value.bytes(head), "websocket")) {
+    if !wants_websocket {
         return Err(MissingUpgrade);
     }
 
@@ -154,6 +189,7 @@ pub(crate) fn parse_request(
         key,
         origin,
         headers,
+        websocket: true,
     })
 }
 
@@ -278,9 +314,17 @@ impl<'a> Request<'a> {
     }
 
     /// The `Sec-WebSocket-Key` as sent (24 base64 characters), from which the
-    /// `Sec-WebSocket-Accept` answer is derived.
+    /// `Sec-WebSocket-Accept` answer is derived. Empty for a plain request.
     pub fn key(&self) -> &'a str {
         self.parsed.key.str(self.head)
+    }
+
+    /// Whether this is a WebSocket upgrade. Only with
+    /// `Config::plain_http_requests` can it be `false`: a plain HTTP GET,
+    /// which the application answers with `reject` (any status, a page, a
+    /// redirect) and cannot `accept`.
+    pub fn is_websocket(&self) -> bool {
+        self.parsed.websocket
     }
 
     /// The value of the first header named `name` (case-insensitive), for

@@ -27,6 +27,8 @@ pub mod error;
 mod event;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "std")]
+pub mod io;
 pub mod mask;
 #[cfg(feature = "alloc")]
 mod recv;

@@ -1,0 +1,366 @@
+//! A WebSocket over any `Read + Write` (feature `std`): a `TcpStream`, a TLS
+//! stream, a Unix socket, blocking or non-blocking.
+//!
+//! ```no_run
+//! use hybi::io::blocking::WebSocket;
+//! use hybi::io::Message;
+//!
+//! # fn main() -> Result<(), hybi::io::Error> {
+//! let request = hybi::ClientRequest::new("ws://127.0.0.1:9001/")?;
+//! let stream = std::net::TcpStream::connect(("127.0.0.1", 9001))?;
+//! let mut ws = WebSocket::connect(request, stream, hybi::Config::default())?;
+//! ws.send_text("hello")?;
+//! while let Some(message) = ws.read()? {
+//!     if let Message::Text(text) = message {
+//!         println!("{text}");
+//!         ws.close(hybi::CloseCode::NORMAL, "bye")?;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Non-blocking transports
+//!
+//! Every method keeps its progress in the `WebSocket` before it touches the
+//! transport, so `WouldBlock` ([`Error::is_would_block`]) loses nothing:
+//! call the same method again when the transport is ready. For a
+//! non-blocking handshake, build with [`WebSocket::client`] or
+//! [`WebSocket::server`] and call [`WebSocket::handshake`] until it returns
+//! `Ok`. Sends queue their frames in the engine first, so a send that
+//! reports `WouldBlock` is already queued; [`WebSocket::flush`] writes it.
+//!
+//! # Ending
+//!
+//! [`WebSocket::read`] returns `Ok(None)` once the connection is over: the
+//! closing handshake completed (the client also waited for the server to
+//! close the transport, RFC 6455 §7.1.1) or the peer went away. A protocol
+//! violation is returned once as [`Error::Protocol`], after the Close frame
+//! was written. Drop the `WebSocket` to close the transport.
+
+use std::io::{ErrorKind, Read, Write};
+use std::time::Instant as Clock;
+use std::vec;
+use std::vec::Vec;
+
+use super::driver::{apply_decision, closed_error, Driver, Step};
+use super::{Decision, Error, Message};
+use crate::close::CloseCode;
+use crate::config::Config;
+use crate::connection::{Connection, State, Transmit};
+use crate::entropy::OsEntropy;
+use crate::event::{Closed, MessageKind};
+use crate::handshake::{ClientRequest, Request};
+use crate::time::Instant;
+
+/// Bytes read from the transport per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A WebSocket connection over a blocking or non-blocking stream.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    conn: Connection,
+    stream: S,
+    /// Bytes read and not yet consumed by the engine: `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    driver: Driver,
+    /// A protocol error not yet reported to the caller.
+    pending_error: Option<Error>,
+    clock: Clock,
+    shut: bool,
+    eof: bool,
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    fn new(conn: Connection, stream: S) -> Self {
+        WebSocket {
+            conn,
+            stream,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            driver: Driver::default(),
+            pending_error: None,
+            clock: Clock::now(),
+            shut: false,
+            eof: false,
+        }
+    }
+
+    /// A client over `stream`, its request queued; call
+    /// [`handshake`](Self::handshake) (or use [`connect`](Self::connect)).
+    pub fn client(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
+        let conn = Connection::client(config, request, OsEntropy::new())?;
+        Ok(Self::new(conn, stream))
+    }
+
+    /// A server over `stream`, waiting for the request; call
+    /// [`handshake`](Self::handshake) (or use [`accept`](Self::accept)).
+    pub fn server(stream: S, config: Config) -> Self {
+        Self::new(Connection::server(config), stream)
+    }
+
+    /// Performs the client handshake over a stream the caller opened.
+    /// A refusal is [`Error::Rejected`] with the server's status, headers
+    /// and body.
+    pub fn connect(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
+        let mut ws = Self::client(request, stream, config)?;
+        ws.handshake(|_| Decision::accept())?;
+        Ok(ws)
+    }
+
+    /// Performs the server handshake, accepting any valid upgrade request.
+    pub fn accept(stream: S, config: Config) -> Result<Self, Error> {
+        Self::accept_with(stream, config, |_| Decision::accept())
+    }
+
+    /// Performs the server handshake, letting `decide` look at the request
+    /// (path, `Origin`, cookies, offered subprotocols) and accept or reject
+    /// it. After a rejection the answer is written and [`Error::Closed`]
+    /// returned.
+    pub fn accept_with(
+        stream: S,
+        config: Config,
+        decide: impl FnMut(&Request<'_>) -> Decision,
+    ) -> Result<Self, Error> {
+        let mut ws = Self::server(stream, config);
+        ws.handshake(decide)?;
+        Ok(ws)
+    }
+
+    /// Drives the opening handshake until the connection is open.
+    /// Resumable: after `WouldBlock`, call it again. `decide` is asked about
+    /// the request on a server and never called on a client.
+    pub fn handshake(
+        &mut self,
+        mut decide: impl FnMut(&Request<'_>) -> Decision,
+    ) -> Result<(), Error> {
+        loop {
+            match self.conn.state() {
+                State::Open | State::Closing => return self.flush(),
+                State::Closed => {
+                    self.flush_best_effort();
+                    return Err(self.take_error().unwrap_or(Error::Closed));
+                }
+                State::Handshaking => {}
+            }
+            if let Some(step) = self.process(&mut decide)? {
+                if let Step::Rejected(rejection) = step {
+                    return Err(Error::Rejected(rejection.into()));
+                }
+                continue;
+            }
+            self.flush()?;
+            if self.conn.state() != State::Handshaking {
+                continue;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Reads the next message: text, binary, a Ping (already answered), a
+    /// Pong, or the peer's Close (already answered). `Ok(None)` once the
+    /// connection is over.
+    pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        if self.conn.state() == State::Handshaking {
+            return Err(Error::Usage(crate::UsageError::NotOpen));
+        }
+        loop {
+            if let Some(error) = self.take_error() {
+                // The failure's Close frame goes out first.
+                self.flush_best_effort();
+                return Err(error);
+            }
+            if let Some(step) = self.process(&mut |_| Decision::accept())? {
+                if let Step::Message(message) = step {
+                    // Answers (a Pong, a Close reply) go out before the
+                    // application sees what they answer.
+                    self.flush_best_effort();
+                    return Ok(Some(message));
+                }
+                continue;
+            }
+            // Write what the engine queued (pongs, close replies) before
+            // waiting for more input; a full non-blocking socket retries later.
+            self.flush_best_effort();
+            if self.driver.closed.is_some() && (self.shut || self.eof) {
+                return Ok(None);
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Sends a whole text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush()
+    }
+
+    /// Sends a whole binary message.
+    pub fn send_binary(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(payload)?;
+        self.flush()
+    }
+
+    /// Sends one frame of a message (`fin` false leaves it open for more).
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.conn.send(kind, payload, fin)?;
+        self.flush()
+    }
+
+    /// Sends any [`Message`].
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::Text(text) => self.send_text(&text),
+            Message::Binary(bytes) => self.send_binary(&bytes),
+            Message::Ping(payload) => self.ping(&payload),
+            Message::Pong(payload) => {
+                self.conn.pong(&payload)?;
+                self.flush()
+            }
+            Message::Close(frame) => match frame {
+                Some(frame) => self.close(frame.code, &frame.reason),
+                None => self.close(CloseCode::NO_STATUS, ""),
+            },
+        }
+    }
+
+    /// Sends a Ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.ping(payload)?;
+        self.flush()
+    }
+
+    /// Starts the closing handshake; keep calling [`read`](Self::read)
+    /// until it returns `Ok(None)` to complete it.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.close(code, reason)?;
+        self.flush()
+    }
+
+    /// Writes everything the engine has queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        while let Some(transmit) = self.conn.poll_transmit() {
+            match transmit {
+                Transmit::Bytes(bytes) => match self.stream.write(bytes) {
+                    Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
+                    Ok(n) => self.conn.transmitted(n),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::Io(e)),
+                },
+                // A generic stream cannot half-close; the transport closes
+                // when the WebSocket is dropped.
+                Transmit::Shutdown => self.shut = true,
+            }
+        }
+        self.stream.flush().map_err(Error::Io)
+    }
+
+    /// The engine, for its getters (state, subprotocol, close codes).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.conn.subprotocol()
+    }
+
+    /// How the connection ended, once it did.
+    pub fn closed(&self) -> Option<Closed> {
+        self.driver.closed
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport, for settings such as timeouts. Reading or writing it
+    /// directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Hands buffered bytes to the engine until one event gives a step.
+    /// `None` when the buffer is used up.
+    fn process(
+        &mut self,
+        decide: &mut dyn FnMut(&Request<'_>) -> Decision,
+    ) -> Result<Option<Step>, Error> {
+        loop {
+            let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+            let input = self
+                .conn
+                .handle_input(&mut self.buf[self.start..self.end], now);
+            self.start += input.consumed;
+            let Some(event) = input.event else {
+                return Ok(None);
+            };
+            let (step, decision) = self.driver.on_event(event, decide);
+            if let Some(decision) = decision {
+                apply_decision(&mut self.conn, decision)?;
+                // The handshake is decided: bytes after the request are
+                // frames, for `read`.
+                return Ok(Some(step));
+            }
+            if let Step::Closed(closed) = &step {
+                self.pending_error = closed_error(closed);
+            }
+            if !matches!(step, Step::Continue) {
+                return Ok(Some(step));
+            }
+        }
+    }
+
+    /// Reads more bytes from the transport into the buffer.
+    fn fill(&mut self) -> Result<(), Error> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end == self.buf.len() {
+            // Only a server awaiting its own decision leaves bytes unconsumed,
+            // and `handshake` decides at once; never reached, never grows.
+            return Err(Error::Usage(crate::UsageError::NoPendingRequest));
+        }
+        if self.eof {
+            return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+                    self.conn.handle_eof(now);
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
+    fn flush_best_effort(&mut self) {
+        // WouldBlock: the bytes stay queued for the next flush. Other errors
+        // surface on the next read or write of the transport.
+        let _ = self.flush();
+    }
+
+    fn take_error(&mut self) -> Option<Error> {
+        self.pending_error.take()
+    }
+}

@@ -1,0 +1,198 @@
+//! Adapters that own a transport and drive a [`Connection`](crate::Connection)
+//! over it, each behind a feature. The core never imports this module.
+//!
+//! Each adapter is thin: it moves bytes between the transport and the
+//! engine and turns events into owned [`Message`]s. Every protocol rule
+//! (automatic pongs, close replies, limits, who closes the transport) stays
+//! in the engine.
+//!
+//! | adapter | feature | transport |
+//! |---------|---------|-----------|
+//! | [`blocking`] | `std` | any `Read + Write`: `TcpStream`, a TLS stream, blocking or non-blocking |
+//!
+//! The types here are shared by every adapter.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::close::CloseCode;
+use crate::error::{ProtocolError, UsageError};
+use crate::handshake::Response;
+
+pub mod blocking;
+mod driver;
+
+/// A whole message, owned: what an adapter's `read` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+    /// A Ping from the peer (the engine has already queued the Pong), or one
+    /// to send.
+    Ping(Vec<u8>),
+    /// A Pong from the peer, or one to send (an unsolicited heartbeat).
+    Pong(Vec<u8>),
+    /// The peer's Close (`None` for an empty one), or one to send. The
+    /// engine has already queued the reply; reading on gives the end.
+    Close(Option<CloseFrame>),
+}
+
+/// A close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// The status code.
+    pub code: CloseCode,
+    /// The reason, possibly empty.
+    pub reason: String,
+}
+
+/// A server's answer to an upgrade request, decided by the application's
+/// hook after looking at the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Upgrade, optionally choosing one of the offered subprotocols and
+    /// adding headers (such as `Set-Cookie`).
+    Accept {
+        /// The chosen subprotocol, which must have been offered.
+        protocol: Option<String>,
+        /// Extra response headers.
+        headers: Vec<(String, String)>,
+    },
+    /// Refuse with any status from 200 to 599 (a plain HTTP request gets its
+    /// page this way), headers and a body.
+    Reject {
+        /// The HTTP status.
+        status: u16,
+        /// Extra response headers.
+        headers: Vec<(String, String)>,
+        /// The response body.
+        body: Vec<u8>,
+    },
+}
+
+impl Decision {
+    /// Accept with no subprotocol and no extra headers.
+    pub fn accept() -> Self {
+        Decision::Accept {
+            protocol: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Reject with `status` and a plain-text body.
+    pub fn reject(status: u16, body: &str) -> Self {
+        Decision::Reject {
+            status,
+            headers: alloc::vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// A client's refused upgrade: the server's status, headers and the start
+/// of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status (401, 403, 302, ...).
+    pub status: u16,
+    /// All response headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The first bytes of the body (up to `Config::max_rejection_body`).
+    pub body: Vec<u8>,
+}
+
+impl Rejection {
+    pub(crate) fn from_response(response: &Response<'_>, body: &[u8]) -> Self {
+        Rejection {
+            status: response.status(),
+            headers: response
+                .headers()
+                .map(|(name, value)| (String::from(name), value.to_vec()))
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// What can go wrong in an adapter.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed (including `WouldBlock` on a non-blocking
+    /// socket: nothing is lost, call again when it is ready).
+    Io(std::io::Error),
+    /// The peer broke the protocol; the connection failed and the Close (or
+    /// the HTTP error answer) was sent as far as the transport took it.
+    Protocol(ProtocolError),
+    /// The call was not allowed in the connection's state.
+    Usage(UsageError),
+    /// Client: the server refused the upgrade.
+    Rejected(Box<Rejection>),
+    /// The connection ended before the handshake completed (the peer went
+    /// away, or the server's hook rejected the request).
+    Closed,
+}
+
+impl Error {
+    /// Whether this is `WouldBlock` from a non-blocking transport: retry
+    /// the same call when the transport is ready.
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "transport error: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Usage(e) => write!(f, "usage error: {e}"),
+            Error::Rejected(r) => write!(f, "upgrade refused with HTTP {}", r.status),
+            Error::Closed => f.write_str("connection closed during the handshake"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Usage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io(e) => e,
+            other => std::io::Error::other(other),
+        }
+    }
+}

@@ -9,6 +9,9 @@
 //! | adapter | feature | transport |
 //! |---------|---------|-----------|
 //! | [`blocking`] | `std` | any `Read + Write`: `TcpStream`, a TLS stream, blocking or non-blocking |
+//! | [`tokio`](mod@tokio) | `tokio` | any `AsyncRead + AsyncWrite`: `TcpStream`, a TLS stream, hyper's upgraded connection; `Stream` + `Sink` |
+//! | [`connect()`] | `std`, `rustls` for `wss://` | opens the TCP (and TLS) connection itself: [`MaybeTlsStream`] |
+//! | [`connect_async()`] | `tokio`, `tokio-rustls` for `wss://` | the same, async: [`AsyncMaybeTlsStream`] |
 //!
 //! The types here are shared by every adapter.
 
@@ -22,7 +25,22 @@ use crate::error::{ProtocolError, UsageError};
 use crate::handshake::Response;
 
 pub mod blocking;
+mod connect;
 mod driver;
+#[cfg(feature = "rustls")]
+mod tls;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+#[cfg(feature = "tokio")]
+mod tokio_connect;
+
+#[cfg(feature = "rustls")]
+pub use connect::connect_with_tls;
+pub use connect::{connect, connect_with, MaybeTlsStream};
+#[cfg(feature = "tokio-rustls")]
+pub use tokio_connect::connect_async_with_tls;
+#[cfg(feature = "tokio")]
+pub use tokio_connect::{connect_async, connect_async_with, AsyncMaybeTlsStream};
 
 /// A whole message, owned: what an adapter's `read` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]

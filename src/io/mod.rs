@@ -101,6 +101,17 @@ impl Decision {
         }
     }
 
+    /// Answer a plain HTTP request (see `Config::plain_http_requests`) with
+    /// a response of its own: a page, a redirect, a 404. On the wire this is
+    /// the same as [`Reject`](Decision::Reject); the name says what it is for.
+    pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Decision::Reject {
+            status,
+            headers: alloc::vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
     /// Reject with `status` and a plain-text body.
     pub fn reject(status: u16, body: &str) -> Self {
         Decision::Reject {
@@ -164,10 +175,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether this is `WouldBlock` from a non-blocking transport: retry
-    /// the same call when the transport is ready.
+    /// Whether the transport had nothing ready: `WouldBlock` from a
+    /// non-blocking socket, or `TimedOut` from a socket read timeout (Windows
+    /// reports timeouts that way). Nothing is lost: retry the same call.
     pub fn is_would_block(&self) -> bool {
-        matches!(self, Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        matches!(self, Error::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ))
     }
 }
 

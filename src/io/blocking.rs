@@ -43,7 +43,7 @@ use std::time::Instant as Clock;
 use std::vec;
 use std::vec::Vec;
 
-use super::driver::{apply_decision, closed_error, Driver, Step};
+use super::driver::{process, Driver, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
@@ -66,8 +66,6 @@ pub struct WebSocket<S> {
     start: usize,
     end: usize,
     driver: Driver,
-    /// A protocol error not yet reported to the caller.
-    pending_error: Option<Error>,
     clock: Clock,
     shut: bool,
     eof: bool,
@@ -82,7 +80,6 @@ impl<S: Read + Write> WebSocket<S> {
             start: 0,
             end: 0,
             driver: Driver::default(),
-            pending_error: None,
             clock: Clock::now(),
             shut: false,
             eof: false,
@@ -289,35 +286,17 @@ impl<S: Read + Write> WebSocket<S> {
         &mut self.stream
     }
 
-    /// Hands buffered bytes to the engine until one event gives a step.
-    /// `None` when the buffer is used up.
+    /// Hands buffered bytes to the engine until one event gives a step
+    /// (see `driver::process`). `None` when the buffer is used up.
     fn process(
         &mut self,
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Result<Option<Step>, Error> {
-        loop {
-            let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
-            let input = self
-                .conn
-                .handle_input(&mut self.buf[self.start..self.end], now);
-            self.start += input.consumed;
-            let Some(event) = input.event else {
-                return Ok(None);
-            };
-            let (step, decision) = self.driver.on_event(event, decide);
-            if let Some(decision) = decision {
-                apply_decision(&mut self.conn, decision)?;
-                // The handshake is decided: bytes after the request are
-                // frames, for `read`.
-                return Ok(Some(step));
-            }
-            if let Step::Closed(closed) = &step {
-                self.pending_error = closed_error(closed);
-            }
-            if !matches!(step, Step::Continue) {
-                return Ok(Some(step));
-            }
-        }
+        let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+        let input = &mut self.buf[self.start..self.end];
+        let (consumed, step) = process(&mut self.conn, &mut self.driver, input, now, decide);
+        self.start += consumed;
+        step
     }
 
     /// Reads more bytes from the transport into the buffer.
@@ -361,6 +340,6 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     fn take_error(&mut self) -> Option<Error> {
-        self.pending_error.take()
+        self.driver.pending_error.take()
     }
 }

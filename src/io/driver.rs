@@ -9,6 +9,7 @@ use super::{CloseFrame, Decision, Error, Message, Rejection};
 use crate::connection::Connection;
 use crate::event::{Closed, Event, MessageKind};
 use crate::handshake::{Accept, Request};
+use crate::time::Instant;
 
 /// What one event means to an adapter.
 #[derive(Debug)]
@@ -32,6 +33,8 @@ pub(crate) struct Driver {
     partial: Vec<u8>,
     /// How the connection ended, once it did.
     pub(crate) closed: Option<Closed>,
+    /// A protocol error not yet reported to the application.
+    pub(crate) pending_error: Option<Error>,
 }
 
 impl Driver {
@@ -81,6 +84,40 @@ impl Driver {
     }
 }
 
+/// Hands `input` (read and not yet consumed) to the engine until one event
+/// gives a step; returns how many bytes were consumed and the step (`None`
+/// when the input is used up). A server's request is decided by `decide` and
+/// ends the call, so the bytes after it are left for reading as frames.
+pub(crate) fn process(
+    conn: &mut Connection,
+    driver: &mut Driver,
+    input: &mut [u8],
+    now: Instant,
+    decide: &mut dyn FnMut(&Request<'_>) -> Decision,
+) -> (usize, Result<Option<Step>, Error>) {
+    let mut consumed = 0;
+    loop {
+        let out = conn.handle_input(&mut input[consumed..], now);
+        consumed += out.consumed;
+        let Some(event) = out.event else {
+            return (consumed, Ok(None));
+        };
+        let (step, decision) = driver.on_event(event, decide);
+        if let Some(decision) = decision {
+            return (
+                consumed,
+                apply_decision(conn, decision).map(|()| Some(step)),
+            );
+        }
+        if let Step::Closed(closed) = &step {
+            driver.pending_error = closed.error.map(Error::Protocol);
+        }
+        if !matches!(step, Step::Continue) {
+            return (consumed, Ok(Some(step)));
+        }
+    }
+}
+
 /// Applies a server's decision to the pending request.
 pub(crate) fn apply_decision(conn: &mut Connection, decision: Decision) -> Result<(), Error> {
     match decision {
@@ -107,9 +144,4 @@ pub(crate) fn apply_decision(conn: &mut Connection, decision: Decision) -> Resul
         }
     }
     Ok(())
-}
-
-/// The error a finished connection reports, if it ended by a failure.
-pub(crate) fn closed_error(closed: &Closed) -> Option<Error> {
-    closed.error.map(Error::Protocol)
 }

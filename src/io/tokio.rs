@@ -89,7 +89,7 @@ use ::futures_core::stream::{FusedStream, Stream};
 use ::futures_sink::Sink;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::driver::{apply_decision, closed_error, Driver, Step};
+use super::driver::{process, Driver, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
@@ -575,8 +575,6 @@ struct Inner<S> {
     start: usize,
     end: usize,
     driver: Driver,
-    /// A protocol error not yet reported to the caller.
-    pending_error: Option<Error>,
     clock: Clock,
     /// Sends wait while more than this is queued.
     high_water: usize,
@@ -601,7 +599,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             start: 0,
             end: 0,
             driver: Driver::default(),
-            pending_error: None,
             clock: Clock::now(),
             high_water: HIGH_WATER.min(max_buffered_output / 2),
             unsent: None,
@@ -634,7 +631,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     // (and the write side is shut) before the error; a
                     // transport error then is moot.
                     let _ = ready!(self.poll_output(cx, Side::Read, 0));
-                    return Poll::Ready(Err(self.pending_error.take().unwrap_or(Error::Closed)));
+                    return Poll::Ready(Err(self
+                        .driver
+                        .pending_error
+                        .take()
+                        .unwrap_or(Error::Closed)));
                 }
                 State::Handshaking => {}
             }
@@ -661,7 +662,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             return Poll::Ready(Some(Err(Error::Usage(UsageError::NotOpen))));
         }
         loop {
-            if let Some(error) = self.pending_error.take() {
+            if let Some(error) = self.driver.pending_error.take() {
                 // The failure's Close frame goes out first, as far as the
                 // transport takes it now; later reads write the rest.
                 let _ = self.poll_output(cx, Side::Read, 0);
@@ -698,35 +699,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    /// Hands buffered bytes to the engine until one event gives a step.
-    /// `None` when the buffer is used up.
+    /// Hands buffered bytes to the engine until one event gives a step
+    /// (see `driver::process`). `None` when the buffer is used up.
     fn process(
         &mut self,
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Result<Option<Step>, Error> {
-        loop {
-            let now = self.now();
-            let input = self
-                .conn
-                .handle_input(&mut self.buf[self.start..self.end], now);
-            self.start += input.consumed;
-            let Some(event) = input.event else {
-                return Ok(None);
-            };
-            let (step, decision) = self.driver.on_event(event, decide);
-            if let Some(decision) = decision {
-                apply_decision(&mut self.conn, decision)?;
-                // The handshake is decided: bytes after the request are
-                // frames, for `next`.
-                return Ok(Some(step));
-            }
-            if let Step::Closed(closed) = &step {
-                self.pending_error = closed_error(closed);
-            }
-            if !matches!(step, Step::Continue) {
-                return Ok(Some(step));
-            }
-        }
+        let now = self.now();
+        let input = &mut self.buf[self.start..self.end];
+        let (consumed, step) = process(&mut self.conn, &mut self.driver, input, now, decide);
+        self.start += consumed;
+        step
     }
 
     /// Reads more bytes from the transport into the buffer. A transport

@@ -5,6 +5,8 @@
 //! frames". Every buffer the engine may grow is bounded by a field here, and
 //! exceeding one is a typed error with the right close code or HTTP status.
 
+use core::time::Duration;
+
 /// Limits and behaviour switches for a [`Connection`](crate::Connection).
 ///
 /// Build one with `Config::default()` and change the fields you need; the
@@ -62,6 +64,27 @@ pub struct Config {
     /// page and its WebSocket from one port. The connection closes after the
     /// answer either way (no keep-alive).
     pub plain_http_requests: bool,
+    /// Deadline for the opening handshake, counted from the connection's
+    /// construction. Default 30 s: a browser completes it in one round trip,
+    /// and a server must not let a peer that sends nothing (or one byte at a
+    /// time) hold a socket for ever. A server answers 408; a client gives up.
+    pub handshake_timeout: Option<Duration>,
+    /// Start the closing handshake (1001) after this long without receiving
+    /// anything. Default off: many applications are legitimately quiet.
+    pub idle_timeout: Option<Duration>,
+    /// Send a Ping after this long without receiving anything, to detect a
+    /// peer that vanished without closing. Default off: it sends traffic
+    /// the application did not ask for.
+    pub keepalive_interval: Option<Duration>,
+    /// With `keepalive_interval`, fail the connection (1011) when no Pong
+    /// arrives this long after a keepalive Ping. Default 20 s, the value
+    /// Python's websockets uses.
+    pub keepalive_timeout: Duration,
+    /// After sending a Close: how long to wait for the peer's Close, and a
+    /// client then for the server to close the transport (RFC 6455 §7.1.1:
+    /// the client MAY close it "if it has not received a TCP Close from the
+    /// server in a reasonable time period"). Default 30 s.
+    pub close_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -77,6 +100,11 @@ impl Default for Config {
             auto_close_reply: true,
             reject_non_minimal_lengths: false,
             plain_http_requests: false,
+            handshake_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: None,
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
+            close_timeout: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::recv::{Item, Receiver};
 use crate::send::Sender;
 use crate::state::{ClientHandshake, Phase, Rejection, Shutdown};
 use crate::time::Instant;
+use crate::timer::TimerTable;
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this engine is.
@@ -144,7 +145,11 @@ pub struct Connection {
     /// The fragmented message being sent, if unfinished.
     sending: Option<MessageKind>,
     send_utf8: Utf8Validator,
-    now: Instant,
+    /// The latest `now` given to a `handle_*` method; commands use it.
+    pub(crate) now: Instant,
+    pub(crate) timers: TimerTable,
+    /// Keepalive Pings sent, for their payloads.
+    pub(crate) keepalive_pings: u64,
 }
 
 impl core::fmt::Debug for Connection {
@@ -185,6 +190,8 @@ impl Connection {
             sending: None,
             send_utf8: Utf8Validator::new(),
             now: Instant::ZERO,
+            timers: TimerTable::default(),
+            keepalive_pings: 0,
         }
     }
 
@@ -288,9 +295,7 @@ impl Connection {
     /// While a server's request awaits [`accept`](Self::accept) or
     /// [`reject`](Self::reject), nothing is consumed.
     pub fn handle_input<'a>(&'a mut self, input: &'a mut [u8], now: Instant) -> Input<'a> {
-        if now > self.now {
-            self.now = now;
-        }
+        self.advance(now);
         self.settle();
         if self.has_queued_event() {
             return Input {
@@ -320,14 +325,31 @@ impl Connection {
     /// the connection dropped). Drain the resulting events with
     /// `handle_input(&mut [], now)`.
     pub fn handle_eof(&mut self, now: Instant) {
-        if now > self.now {
-            self.now = now;
-        }
+        self.advance(now);
         self.settle();
         if self.eof {
             return;
         }
         self.on_eof();
+    }
+
+    /// The time passed: handles every deadline at or before `now` (see
+    /// [`poll_timeout`](Self::poll_timeout)). A deadline may queue frames
+    /// (a keepalive Ping, a Close) or end the connection; drain the resulting
+    /// events with `handle_input(&mut [], now)` and write out
+    /// `poll_transmit`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+        self.settle();
+        while let Some(timer) = self.timers.pop_expired(self.now) {
+            self.on_timeout(timer);
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
     }
 
     fn has_queued_event(&self) -> bool {
@@ -354,6 +376,9 @@ impl Connection {
 
     fn receive<'a>(&'a mut self, input: &'a mut [u8]) -> Input<'a> {
         let (consumed, item) = self.rx.receive(input, &self.config);
+        if consumed > 0 {
+            self.on_received();
+        }
         let item = match item {
             None => {
                 return Input {
@@ -390,7 +415,10 @@ impl Connection {
                 }
                 Event::Ping(self.rx.control_payload())
             }
-            Item::Pong => Event::Pong(self.rx.control_payload()),
+            Item::Pong => {
+                self.on_pong();
+                Event::Pong(self.rx.control_payload())
+            }
             Item::Close => {
                 let code = match parse_close_body(self.rx.control_payload()) {
                     Err(error) => return self.fail_now(error, consumed),
@@ -493,6 +521,7 @@ impl Connection {
                 let response = Response::new(head.head(), &parsed);
                 self.subprotocol = response.protocol().map(ToString::to_string);
                 self.phase = Phase::JustAccepted(Box::new((head, parsed)));
+                self.on_open();
                 // Bytes after the 101 in this input are frames: they stay in
                 // `input` for the next call.
                 let Phase::JustAccepted(accepted) = &self.phase else {
@@ -573,6 +602,7 @@ impl Connection {
         write_accept(self.tx.buffer_mut(), &request, &accept)?;
         self.subprotocol = accept.chosen_protocol().map(ToString::to_string);
         self.phase = Phase::Open;
+        self.on_open();
         Ok(())
     }
 
@@ -730,7 +760,7 @@ impl Connection {
     }
 
     /// A fresh key per frame for a client (§5.3), none for a server.
-    fn mask_key(&mut self) -> Option<[u8; 4]> {
+    pub(crate) fn mask_key(&mut self) -> Option<[u8; 4]> {
         let entropy = self.entropy.as_mut()?;
         let mut key = [0u8; 4];
         entropy.fill(&mut key);
@@ -766,6 +796,12 @@ impl Connection {
             return Some(Transmit::Shutdown);
         }
         None
+    }
+
+    /// The next instant at which [`handle_timeout`](Self::handle_timeout)
+    /// must be called, if any deadline is armed (see `Config`'s timeouts).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
     }
 
     /// Reports that the transport took the first `n` bytes of the last

@@ -106,6 +106,17 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A Close frame whose reason is not UTF-8 (1007).
     InvalidCloseReason,
+
+    // ---- Deadlines (`Config` timeouts, driven by `handle_timeout`) ----
+    /// The opening handshake did not complete within
+    /// `Config::handshake_timeout` (a server answers 408).
+    HandshakeTimeout,
+    /// No Pong arrived within `Config::keepalive_timeout` of a keepalive
+    /// Ping (1011).
+    KeepaliveTimeout,
+    /// After our Close, the peer neither answered nor closed the transport
+    /// within `Config::close_timeout`.
+    CloseTimeout,
 }
 
 impl ProtocolError {
@@ -116,6 +127,8 @@ impl ProtocolError {
         match self {
             InvalidUtf8 | InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
             FrameTooLarge | MessageTooLarge => CloseCode::TOO_BIG,
+            // As Python's websockets does for a keepalive timeout.
+            KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -131,6 +144,8 @@ impl ProtocolError {
             UnsupportedVersion => Some(426),
             // RFC 9110 §15.5.6.
             MethodNotGet => Some(405),
+            // RFC 9110 §15.5.9: Request Timeout.
+            HandshakeTimeout => Some(408),
             MalformedHttp
             | InvalidHeaderValue
             | HttpVersionTooOld
@@ -177,6 +192,9 @@ impl ProtocolError {
             CloseBodyTooShort => "close frame with a one-byte body",
             InvalidCloseCode(_) => "close code not allowed on the wire",
             InvalidCloseReason => "close reason is not valid UTF-8",
+            HandshakeTimeout => "opening handshake timed out",
+            KeepaliveTimeout => "no pong within the keepalive timeout",
+            CloseTimeout => "closing handshake timed out",
         }
     }
 }

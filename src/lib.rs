@@ -37,6 +37,8 @@ mod send;
 #[cfg(feature = "alloc")]
 mod state;
 pub mod time;
+#[cfg(feature = "alloc")]
+mod timer;
 pub mod utf8;
 
 #[cfg(feature = "alloc")]

@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::handshake::reserve_within;
 use crate::mask::apply_mask;
 
 #[derive(Debug, Default)]
@@ -83,6 +84,13 @@ impl Sender {
             }
         }
         self.compact();
+        // Grow by doubling, but never past what the limit lets the buffer
+        // hold (plus the frames a close may add), so a stalled peer costs
+        // the limit, not the next power of two above it.
+        if let Some(limit) = limit {
+            let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+            reserve_within(&mut self.out, head_len + payload.len(), cap);
+        }
         self.out.extend_from_slice(&head[..head_len]);
         let start = self.out.len();
         self.out.extend_from_slice(payload);

@@ -32,17 +32,24 @@
 //!   once otherwise (failure, rejection).
 //! * Once a Close was received or the connection failed, no further input is
 //!   processed (§7.1.7: "MUST NOT continue to attempt to process data").
+//! * Timers (`timer.rs`) are armed and stopped only here: the handshake
+//!   deadline at construction, idle and keepalive on open and on input, the
+//!   Pong deadline by a keepalive Ping, the close deadline by our Close.
+//!   `Closed` stops all of them but the close deadline of a client still
+//!   waiting for the server to close the transport.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::close::CloseCode;
-use crate::connection::{Connection, Role};
+use crate::connection::{Connection, Role, State};
 use crate::error::ProtocolError;
 use crate::event::Closed;
+use crate::frame::Opcode;
 use crate::handshake::{
     write_error_response, AcceptKey, ClientRequest, HeadReader, ParsedRequest, ParsedResponse,
 };
+use crate::timer::Timer;
 
 /// Where a connection is; see the module docs for the diagram.
 #[derive(Debug)]
@@ -164,16 +171,90 @@ impl Connection {
     pub(crate) fn on_close_sent(&mut self, code: CloseCode) {
         self.close_sent = Some(code);
         // §5.5.1: "The application MUST NOT send any more data frames after
-        // sending a Close frame"; an owed Pong is dropped too.
+        // sending a Close frame"; an owed Pong is dropped too, and so are the
+        // timers that would send or expect traffic.
         self.tx.drop_pong();
+        for timer in [Timer::Idle, Timer::Keepalive, Timer::Pong] {
+            self.timers.stop(timer);
+        }
+        if let Some(timeout) = self.config.close_timeout {
+            self.timers.set(Timer::Close, self.now + timeout);
+        }
         if self.close_received.is_some() {
             self.finish(true, None);
+        }
+    }
+
+    /// The handshake completed: the handshake deadline gives way to the
+    /// idle and keepalive timers.
+    pub(crate) fn on_open(&mut self) {
+        self.timers.stop(Timer::Handshake);
+        self.on_received();
+    }
+
+    /// Bytes arrived on an open connection: the peer is not silent.
+    pub(crate) fn on_received(&mut self) {
+        if let Some(timeout) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, self.now + timeout);
+        }
+        // While a keepalive Ping awaits its Pong, only the Pong re-arms.
+        if let (Some(interval), false) = (
+            self.config.keepalive_interval,
+            self.timers.is_set(Timer::Pong),
+        ) {
+            self.timers.set(Timer::Keepalive, self.now + interval);
+        }
+    }
+
+    /// A Pong arrived: the keepalive Ping, if any, is answered.
+    pub(crate) fn on_pong(&mut self) {
+        self.timers.stop(Timer::Pong);
+        self.on_received();
+    }
+
+    /// `timer` expired (it is already stopped).
+    pub(crate) fn on_timeout(&mut self, timer: Timer) {
+        let open = matches!(self.phase, Phase::Open | Phase::JustAccepted(_));
+        match timer {
+            Timer::Handshake if self.state() == State::Handshaking => {
+                self.fail(ProtocolError::HandshakeTimeout);
+            }
+            Timer::Idle if open && self.close_sent.is_none() => {
+                self.queue_close(CloseCode::GOING_AWAY, "idle timeout");
+            }
+            Timer::Keepalive if open && self.close_sent.is_none() => {
+                // The payload only has to be unique enough to read in a
+                // capture; any Pong answers it.
+                self.keepalive_pings += 1;
+                let payload = self.keepalive_pings.to_be_bytes();
+                let mask = self.mask_key();
+                // No room means the peer is not reading; the Pong deadline
+                // will tell.
+                let _ = self
+                    .tx
+                    .queue_frame(Opcode::Ping, true, &payload, mask, None);
+                self.timers
+                    .set(Timer::Pong, self.now + self.config.keepalive_timeout);
+            }
+            Timer::Pong if open => self.fail(ProtocolError::KeepaliveTimeout),
+            Timer::Close => match self.phase {
+                // A client that completed the closing handshake waited for
+                // the server to close the transport; it now may (§7.1.1).
+                Phase::Closed | Phase::Rejected { .. } => {
+                    if self.shutdown == Shutdown::NotYet {
+                        self.shutdown = Shutdown::Due;
+                    }
+                }
+                _ => self.fail(ProtocolError::CloseTimeout),
+            },
+            _ => {}
         }
     }
 
     /// The peer shut its side of the transport.
     pub(crate) fn on_eof(&mut self) {
         self.eof = true;
+        self.timers.stop(Timer::Close);
         match &mut self.phase {
             Phase::Closed | Phase::Rejected { .. } => {
                 // §7.1.1: the client waited for the server to close first.
@@ -200,6 +281,9 @@ impl Connection {
             self.phase = Phase::Closed;
         }
         self.tx.drop_pong();
+        for timer in [Timer::Handshake, Timer::Idle, Timer::Keepalive, Timer::Pong] {
+            self.timers.stop(timer);
+        }
         self.closed_event = Some(Closed {
             code: self.close_received.unwrap_or(CloseCode::ABNORMAL),
             clean,
@@ -213,6 +297,7 @@ impl Connection {
         let client_waits = self.role == Role::Client && clean && !self.eof;
         if !client_waits {
             self.shutdown = Shutdown::Due;
+            self.timers.stop(Timer::Close);
         }
     }
 }

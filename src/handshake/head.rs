@@ -97,6 +97,11 @@ impl HeadReader {
                 _ => Scan::InLine,
             };
         }
+        let stored = match end {
+            Some(n) => n,
+            None => window.len(),
+        };
+        reserve_within(&mut self.buf, stored, max_size);
         match end {
             Some(n) => {
                 self.buf
@@ -126,5 +131,20 @@ impl HeadReader {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn bytes_scanned(&self) -> usize {
         self.scanned
+    }
+}
+
+/// Makes room for `additional` more bytes, growing by doubling as `Vec`
+/// does but never past `cap`: the memory a head may take is the cap, not
+/// the next power of two above it.
+pub(crate) fn reserve_within(buf: &mut Vec<u8>, additional: usize, cap: usize) {
+    let needed = buf.len().saturating_add(additional);
+    if needed > buf.capacity() {
+        let target = buf
+            .capacity()
+            .saturating_mul(2)
+            .max(needed)
+            .min(cap.max(needed));
+        buf.reserve_exact(target - buf.len());
     }
 }

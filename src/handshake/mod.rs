@@ -53,7 +53,7 @@ pub(crate) use client::{parse_response, ParsedResponse};
 #[cfg(feature = "alloc")]
 pub use client::{ClientRequest, Response};
 #[cfg(feature = "alloc")]
-pub(crate) use head::HeadReader;
+pub(crate) use head::{reserve_within, HeadReader};
 #[cfg(feature = "alloc")]
 pub(crate) use reject::{write_error_response, write_reject};
 #[cfg(test)]

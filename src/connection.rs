@@ -79,15 +79,16 @@ pub enum Transmit<'a> {
 ///   [`buffered_output`](Self::buffered_output).
 /// * **Inputs**, which never do I/O: [`handle_input`](Self::handle_input)
 ///   (bytes read from the transport; unmasks them in place and lends them
-///   back as events) and [`handle_eof`](Self::handle_eof) (the peer shut its
-///   side).
+///   back as events), [`handle_eof`](Self::handle_eof) (the peer shut its
+///   side) and [`handle_timeout`](Self::handle_timeout) (a deadline passed).
 /// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) for a
 ///   server's pending request; [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`ping`](Self::ping),
 ///   [`pong`](Self::pong), [`close`](Self::close). A command either queues
 ///   whole frames or returns a [`UsageError`] and changes nothing.
 /// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
-///   [`transmitted`](Self::transmitted).
+///   [`transmitted`](Self::transmitted), and
+///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
 /// # The order of calls
 ///
@@ -98,12 +99,16 @@ pub enum Transmit<'a> {
 /// `handle_input` with an empty slice. A connection always ends with exactly
 /// one [`Event::Closed`]; after it, write out what remains and drop it.
 ///
-/// `now` must never go backwards from one call to the next.
+/// Whenever it waits for input, the caller also waits for `poll_timeout`
+/// and then calls `handle_timeout`: that is all it takes to get the
+/// handshake, keepalive, idle and close deadlines of [`Config`]. `now` must
+/// never go backwards from one call to the next (an earlier `now` is
+/// ignored); commands act at the last `now` given.
 ///
 /// ```
 /// use hybi::{Config, Connection, Event, Instant, Transmit};
 ///
-/// let mut server = Connection::server(Config::default());
+/// let mut server = Connection::server(Config::default(), Instant::ZERO);
 /// let mut bytes = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
 ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 ///     Sec-WebSocket-Version: 13\r\n\r\n\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58".to_vec();
@@ -195,17 +200,21 @@ impl Connection {
         }
     }
 
-    /// A server waiting for an upgrade request.
-    pub fn server(config: Config) -> Self {
-        Self::new(
+    /// A server waiting for an upgrade request, created at `now` (the
+    /// opening handshake's deadline counts from here).
+    pub fn server(config: Config, now: Instant) -> Self {
+        let mut connection = Self::new(
             Role::Server,
             config,
             Phase::ReadingRequest(Box::new(HeadReader::new())),
             None,
-        )
+        );
+        connection.start(now);
+        connection
     }
 
-    /// A client whose upgrade request is queued for sending at once.
+    /// A client whose upgrade request is queued for sending at once,
+    /// created at `now` (the opening handshake's deadline counts from here).
     ///
     /// `entropy` supplies the Sec-WebSocket-Key nonce and every masking key
     /// (RFC 6455 §4.1, §5.3): use [`OsEntropy`](crate::OsEntropy) under `std`.
@@ -215,6 +224,7 @@ impl Connection {
         config: Config,
         request: ClientRequest,
         entropy: impl Entropy + Send + 'static,
+        now: Instant,
     ) -> Result<Self, UsageError> {
         let mut entropy: Box<dyn Entropy + Send> = Box::new(entropy);
         // RFC 6455 §4.1: "a randomly selected 16-byte value that has been
@@ -231,6 +241,7 @@ impl Connection {
             request,
             expected_accept,
         }));
+        connection.start(now);
         Ok(connection)
     }
 
@@ -343,6 +354,15 @@ impl Connection {
         self.settle();
         while let Some(timer) = self.timers.pop_expired(self.now) {
             self.on_timeout(timer);
+        }
+    }
+
+    /// Sets the time origin and arms the opening handshake's deadline.
+    fn start(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(timeout) = self.config.handshake_timeout {
+            self.timers
+                .set(crate::timer::Timer::Handshake, now + timeout);
         }
     }
 

@@ -506,13 +506,19 @@ both_roles!(send_after_closed_refused, |role| {
 // refused, and after EOF too.
 #[test]
 fn close_when_not_open_refused() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     assert_eq!(
         server.close(CloseCode::NORMAL, ""),
         Err(UsageError::NotOpen)
     );
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(Config::default(), request, CountingEntropy(0)).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        CountingEntropy(0),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     assert_eq!(
         client.close(CloseCode::NORMAL, ""),
         Err(UsageError::NotOpen)

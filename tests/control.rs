@@ -443,11 +443,17 @@ both_roles!(control_payload_over_125_refused, |role| {
 // handshake completes.
 #[test]
 fn ping_before_handshake_is_refused() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     assert_eq!(server.ping(b"x"), Err(UsageError::NotOpen));
     assert_eq!(server.pong(b"x"), Err(UsageError::NotOpen));
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(Config::default(), request, CountingEntropy(0)).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        CountingEntropy(0),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     assert_eq!(client.ping(b"x"), Err(UsageError::NotOpen));
     assert_eq!(client.pong(b"x"), Err(UsageError::NotOpen));
 }

@@ -119,14 +119,14 @@ fn closed_1006() -> Ev {
 
 /// A server fed `input` in `chunk`-byte pieces.
 fn server_fed(config: Config, input: &[u8], chunk: usize) -> (Connection, Vec<Ev>) {
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, hybi::Instant::ZERO);
     let events = feed_chunks(&mut server, input, chunk);
     (server, events)
 }
 
 /// Feeds `input` whole to a new server and runs `f` on the Request view.
 fn with_request<R>(input: &[u8], f: impl FnOnce(&hybi::Request<'_>) -> R) -> (Connection, R) {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut buf = input.to_vec();
     let result = {
         let out = server.handle_input(&mut buf, NOW);
@@ -220,7 +220,13 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// A client for `request` (CountingEntropy from `seed`), with its request
 /// bytes taken. Returns the connection, the request and its key.
 fn client_for(request: ClientRequest, seed: u8) -> (Connection, Vec<u8>, String) {
-    let mut client = Connection::client(Config::default(), request, CountingEntropy(seed)).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        CountingEntropy(seed),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     let (bytes, shutdown) = take_output(&mut client);
     assert!(!shutdown);
     let key = header_value(&bytes, "Sec-WebSocket-Key");
@@ -278,7 +284,7 @@ fn assert_client_fails(response: impl Fn(&str) -> Vec<u8>, error: ProtocolError)
 #[test]
 fn server_reads_rfc_request_whole() {
     assert_eq!(head(&RFC_LINES), RFC_REQUEST);
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut buf = RFC_REQUEST.to_vec();
     let out = server.handle_input(&mut buf, NOW);
     assert_eq!(out.consumed, RFC_REQUEST.len());
@@ -300,7 +306,7 @@ fn server_reads_rfc_request_whole() {
 // is consumed, and the Request comes with the last one.
 #[test]
 fn server_reads_rfc_request_one_byte_at_a_time() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut buf = RFC_REQUEST.to_vec();
     let last = buf.len() - 1;
     for i in 0..buf.len() {
@@ -330,7 +336,7 @@ fn server_reads_rfc_request_one_byte_at_a_time() {
 fn server_request_with_pipelined_frame() {
     let mut input = RFC_REQUEST.to_vec();
     input.extend_from_slice(&MASKED_HELLO);
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let out = server.handle_input(&mut input, NOW);
     assert_eq!(
         out.consumed,
@@ -354,7 +360,7 @@ fn server_request_with_pipelined_frame() {
 // then the connection consumes no input".
 #[test]
 fn server_consumes_nothing_while_awaiting_decision() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut req = RFC_REQUEST.to_vec();
     assert!(server.handle_input(&mut req, NOW).event.is_some());
     for _ in 0..3 {
@@ -870,7 +876,7 @@ fn server_refuses_head_over_max_handshake_size_with_431() {
 
     config.max_handshake_size = RFC_REQUEST.len() - 1;
     assert_refused(config.clone(), RFC_REQUEST, HandshakeTooLarge, 431);
-    let mut server = Connection::server(config.clone());
+    let mut server = Connection::server(config.clone(), hybi::Instant::ZERO);
     let mut buf = RFC_REQUEST.to_vec();
     for i in 0..config.max_handshake_size {
         let out = server.handle_input(&mut buf[i..i + 1], NOW);
@@ -891,7 +897,7 @@ fn server_refuses_head_over_max_handshake_size_with_431() {
     // With the default 16 KiB cap, a huge Cookie line sent slowly.
     let cookie = format!("Cookie: {}", "c".repeat(20_000));
     let input = rfc_plus(&[&cookie]);
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut buf = input.clone();
     let mut failed_at = None;
     for i in 0..input.len() {
@@ -936,7 +942,7 @@ fn server_refuses_more_than_max_headers_with_431() {
 // §4.2.1: a request cut short gets no answer (there is no one to read it).
 #[test]
 fn server_eof_during_request_closes_1006_without_response() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let half = &RFC_REQUEST[..RFC_REQUEST.len() / 2];
     assert_eq!(feed_chunks(&mut server, half, 5), vec![]);
     server.handle_eof(NOW);
@@ -971,7 +977,7 @@ fn send_ping_close_before_handshake_are_not_open() {
         assert_eq!(conn.close_sent(), None);
     }
     // Server reading the request, then awaiting the decision.
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     check(&mut server);
     let mut req = RFC_REQUEST.to_vec();
     assert!(server.handle_input(&mut req, NOW).event.is_some());
@@ -980,7 +986,13 @@ fn send_ping_close_before_handshake_are_not_open() {
     assert_eq!(server.send_text("hi"), Ok(()));
     // Client awaiting the response (its request is queued, not yet written).
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(Config::default(), request, CountingEntropy(0)).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        CountingEntropy(0),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     assert!(client.buffered_output() > 0);
     check(&mut client);
 }
@@ -989,7 +1001,7 @@ fn send_ping_close_before_handshake_are_not_open() {
 // doc: "Fails if no request is pending".
 #[test]
 fn accept_twice_or_before_request_is_no_pending_request() {
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     assert_eq!(
         server.accept(Accept::new()),
         Err(UsageError::NoPendingRequest)
@@ -1136,7 +1148,13 @@ fn client_key_is_16_bytes_and_depends_on_entropy() {
 fn client_keys_from_os_entropy_differ() {
     let make = || {
         let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-        let mut client = Connection::client(Config::default(), request, OsEntropy::new()).unwrap();
+        let mut client = Connection::client(
+            Config::default(),
+            request,
+            OsEntropy::new(),
+            hybi::Instant::ZERO,
+        )
+        .unwrap();
         let (bytes, _) = take_output(&mut client);
         header_value(&bytes, "Sec-WebSocket-Key")
     };
@@ -1179,7 +1197,13 @@ fn client_request_new_rejects_invalid_uris() {
 #[test]
 fn client_header_injection_is_refused() {
     let make = |request: ClientRequest| {
-        Connection::client(Config::default(), request, CountingEntropy(0)).unwrap_err()
+        Connection::client(
+            Config::default(),
+            request,
+            CountingEntropy(0),
+            hybi::Instant::ZERO,
+        )
+        .unwrap_err()
     };
     let base = || ClientRequest::new("ws://server.example.com/chat").unwrap();
     assert_eq!(
@@ -1220,7 +1244,8 @@ fn client_accepts_vectors_full_example() {
         nonce: b"the sample nonce".to_vec(),
         next: 0,
     };
-    let mut client = Connection::client(Config::default(), request, entropy).unwrap();
+    let mut client =
+        Connection::client(Config::default(), request, entropy, hybi::Instant::ZERO).unwrap();
     let (bytes, _) = take_output(&mut client);
     assert_eq!(
         header_value(&bytes, "Sec-WebSocket-Key"),
@@ -1346,7 +1371,8 @@ fn client_rejects_vectors_negative_accept_value() {
             next: 0,
         };
         let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-        let mut client = Connection::client(Config::default(), request, entropy).unwrap();
+        let mut client =
+            Connection::client(Config::default(), request, entropy, hybi::Instant::ZERO).unwrap();
         let (bytes, _) = take_output(&mut client);
         assert_eq!(
             header_value(&bytes, "Sec-WebSocket-Key"),
@@ -1620,7 +1646,8 @@ fn client_rejection_body_is_cut_at_max_rejection_body() {
         let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
         let mut config = Config::default();
         config.max_rejection_body = 10;
-        let mut client = Connection::client(config, request, CountingEntropy(0)).unwrap();
+        let mut client =
+            Connection::client(config, request, CountingEntropy(0), hybi::Instant::ZERO).unwrap();
         let _ = take_output(&mut client);
         assert_eq!(
             feed_chunks(&mut client, &input, chunk),
@@ -1806,9 +1833,14 @@ fn client_and_server_handshake_and_exchange() {
             .origin("http://example.com")
             .protocol("chat")
             .protocol("superchat");
-        let mut client =
-            Connection::client(Config::default(), request, CountingEntropy(9)).unwrap();
-        let mut server = Connection::server(Config::default());
+        let mut client = Connection::client(
+            Config::default(),
+            request,
+            CountingEntropy(9),
+            hybi::Instant::ZERO,
+        )
+        .unwrap();
+        let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
 
         let (bytes, shutdown) = take_output(&mut client);
         assert!(!shutdown);
@@ -1870,7 +1902,7 @@ const PLAIN_GET: &[u8] =
 // §4.2.1: by default a plain GET is not a valid handshake: 400.
 #[test]
 fn plain_get_is_refused_by_default() {
-    let mut server = hybi::Connection::server(hybi::Config::default());
+    let mut server = hybi::Connection::server(hybi::Config::default(), hybi::Instant::ZERO);
     let events = feed_chunks(&mut server, PLAIN_GET, 1);
     assert_eq!(events, vec![failed(hybi::ProtocolError::MissingUpgrade)]);
     let (out, shutdown) = take_output(&mut server);
@@ -1883,7 +1915,7 @@ fn plain_get_is_refused_by_default() {
 fn plain_get_is_handed_to_the_application_when_enabled() {
     let mut config = hybi::Config::default();
     config.plain_http_requests = true;
-    let mut server = hybi::Connection::server(config);
+    let mut server = hybi::Connection::server(config, hybi::Instant::ZERO);
     let mut input = PLAIN_GET.to_vec();
     let out = server.handle_input(&mut input, NOW);
     assert_eq!(out.consumed, PLAIN_GET.len());
@@ -1926,7 +1958,7 @@ fn plain_get_is_handed_to_the_application_when_enabled() {
 fn plain_switch_keeps_upgrades_strict() {
     let mut config = hybi::Config::default();
     config.plain_http_requests = true;
-    let mut server = hybi::Connection::server(config.clone());
+    let mut server = hybi::Connection::server(config.clone(), hybi::Instant::ZERO);
     let mut input = RFC_REQUEST.to_vec();
     match server.handle_input(&mut input, NOW).event {
         Some(hybi::Event::Request(request)) => assert!(request.is_websocket()),
@@ -1936,7 +1968,7 @@ fn plain_switch_keeps_upgrades_strict() {
     assert_eq!(server.state(), hybi::State::Open);
 
     let broken = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
-    let mut server = hybi::Connection::server(config);
+    let mut server = hybi::Connection::server(config, hybi::Instant::ZERO);
     let events = feed_chunks(&mut server, broken, 5);
     assert_eq!(events, vec![failed(hybi::ProtocolError::InvalidKey)]);
     let (out, _) = take_output(&mut server);

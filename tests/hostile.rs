@@ -326,7 +326,8 @@ fn endless(prefix: &'static [u8], tail: &'static [u8]) -> impl Fn(usize) -> u8 {
 /// as it stays while it waits for the answer).
 fn waiting_client(config: Config) -> Connection {
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(config, request, CountingEntropy(0)).unwrap();
+    let mut client =
+        Connection::client(config, request, CountingEntropy(0), hybi::Instant::ZERO).unwrap();
     let (req, _) = take_output(&mut client);
     assert!(req.starts_with(b"GET /chat HTTP/1.1\r\n"));
     client
@@ -339,7 +340,7 @@ fn slowloris(role: Role, cap: usize, prefix: &'static [u8], tail: &'static [u8])
     let mut config = Config::default();
     config.max_handshake_size = cap;
     let mut conn = match role {
-        Role::Server => Connection::server(config),
+        Role::Server => Connection::server(config, hybi::Instant::ZERO),
         Role::Client => waiting_client(config),
     };
     let t = trickle(&mut conn, 4 * cap, endless(prefix, tail));
@@ -476,13 +477,18 @@ fn big_head_case(role: Role, size: usize) -> (Connection, Vec<u8>) {
             let base = &RFC_REQUEST[..RFC_REQUEST.len() - 2];
             let (head, lines) = padded_head(base, 7, size);
             config.max_headers = lines;
-            (Connection::server(config), head)
+            (Connection::server(config, hybi::Instant::ZERO), head)
         }
         Role::Client => {
             // The key depends only on the entropy (CountingEntropy(0)).
             let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-            let mut probe =
-                Connection::client(Config::default(), request, CountingEntropy(0)).unwrap();
+            let mut probe = Connection::client(
+                Config::default(),
+                request,
+                CountingEntropy(0),
+                hybi::Instant::ZERO,
+            )
+            .unwrap();
             let key = header_value(&take_output(&mut probe).0, "Sec-WebSocket-Key");
             let base = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
@@ -1208,7 +1214,13 @@ both_roles!(every_close_code_value, |role| {
 /// An open client using OS entropy, and the Sec-WebSocket-Key it sent.
 fn os_client() -> (Connection, String) {
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(Config::default(), request, OsEntropy::new()).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        OsEntropy::new(),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     let (req, _) = take_output(&mut client);
     let key = header_value(&req, "Sec-WebSocket-Key");
     let mut response = format!(

@@ -634,7 +634,7 @@ fn assert_http_error(conn: &mut Connection, status: &str) {
 #[test]
 fn server_handshake_size_limit_is_exact() {
     let max = Config::default().max_handshake_size;
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let events = feed_bytewise(&mut server, &request_of_size(max));
     assert_eq!(
         events,
@@ -646,7 +646,7 @@ fn server_handshake_size_limit_is_exact() {
         )]
     );
 
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let events = feed_bytewise(&mut server, &request_of_size(max + 1));
     assert_eq!(
         events,
@@ -661,7 +661,7 @@ fn server_handshake_size_limit_is_exact() {
 #[test]
 fn server_endless_head_fails_431() {
     let config = config_with(|c| c.max_handshake_size = 300);
-    let mut server = Connection::server(config.clone());
+    let mut server = Connection::server(config.clone(), hybi::Instant::ZERO);
     let mut input = RFC_REQUEST[..RFC_REQUEST.len() - 2].to_vec();
     input.extend(std::iter::repeat_n(b'x', 1000));
     let events = feed_bytewise(&mut server, &input);
@@ -671,7 +671,7 @@ fn server_endless_head_fails_431() {
     );
     assert_http_error(&mut server, "431");
     // Fed whole, the same.
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, hybi::Instant::ZERO);
     let events = feed_chunks(&mut server, &input, input.len());
     assert_eq!(events, vec![failed(ProtocolError::HandshakeTooLarge)]);
     assert_http_error(&mut server, "431");
@@ -682,7 +682,7 @@ fn server_endless_head_fails_431() {
 #[test]
 fn server_too_many_headers_fails_431() {
     let max = Config::default().max_headers;
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let events = feed_chunks(&mut server, &request_with_headers(max), 7);
     assert_eq!(
         events,
@@ -692,7 +692,7 @@ fn server_too_many_headers_fails_431() {
     );
 
     for chunk in [1, 1000] {
-        let mut server = Connection::server(Config::default());
+        let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
         let events = feed_chunks(&mut server, &request_with_headers(max + 1), chunk);
         assert_eq!(events, vec![failed(ProtocolError::TooManyHeaders)]);
         assert_http_error(&mut server, "431");
@@ -705,7 +705,7 @@ fn server_too_many_headers_fails_431() {
 fn server_crlf_flood_fails_431() {
     let config = config_with(|c| c.max_handshake_size = 1000);
     let flood = b"\r\n".repeat(5000);
-    let mut server = Connection::server(config.clone());
+    let mut server = Connection::server(config.clone(), hybi::Instant::ZERO);
     let events = feed_bytewise(&mut server, &flood);
     assert_eq!(
         events,
@@ -713,7 +713,7 @@ fn server_crlf_flood_fails_431() {
     );
     assert_http_error(&mut server, "431");
     // A few empty lines before a request are fine.
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, hybi::Instant::ZERO);
     let input = [&b"\r\n\r\n"[..], RFC_REQUEST].concat();
     let events = feed_chunks(&mut server, &input, 1);
     assert_eq!(
@@ -728,7 +728,8 @@ fn server_crlf_flood_fails_431() {
 /// expected Sec-WebSocket-Accept value.
 fn fresh_client(config: Config) -> (Connection, String) {
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(config, request, CountingEntropy(0)).unwrap();
+    let mut client =
+        Connection::client(config, request, CountingEntropy(0), hybi::Instant::ZERO).unwrap();
     let (req, shutdown) = take_output(&mut client);
     assert!(req.starts_with(b"GET /chat HTTP/1.1\r\n"));
     assert!(!shutdown);

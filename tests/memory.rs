@@ -121,7 +121,13 @@ fn payload() -> Vec<u8> {
 /// call that follows `Accepted` (so the handshake state is released).
 fn open_os_client() -> Connection {
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut client = Connection::client(Config::default(), request, OsEntropy::new()).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        request,
+        OsEntropy::new(),
+        hybi::Instant::ZERO,
+    )
+    .unwrap();
     let (req, _) = take_output(&mut client);
     let mut response = accepting_response(&req);
     let out = client.handle_input(&mut response, NOW);
@@ -320,10 +326,18 @@ struct Column {
 
 fn measure(role: Role) -> Column {
     let constructed = match role {
-        Role::Server => held(Connection::server(Config::default())),
+        Role::Server => held(Connection::server(Config::default(), hybi::Instant::ZERO)),
         Role::Client => {
             let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-            held(Connection::client(Config::default(), request, OsEntropy::new()).unwrap())
+            held(
+                Connection::client(
+                    Config::default(),
+                    request,
+                    OsEntropy::new(),
+                    hybi::Instant::ZERO,
+                )
+                .unwrap(),
+            )
         }
     };
     let idle = held(open_idle(role));

@@ -104,14 +104,14 @@ proptest! {
     #[test]
     fn server_survives_any_bytes(input in proptest::collection::vec(any::<u8>(), 0..600),
                                  cuts in proptest::collection::vec(1usize..50, 1..8)) {
-        check(Connection::server(Config::default()), &input, &cuts);
+        check(Connection::server(Config::default(), hybi::Instant::ZERO), &input, &cuts);
     }
 
     #[test]
     fn server_survives_any_frames_after_a_valid_request(frames in frameish(),
                                  cuts in proptest::collection::vec(1usize..50, 1..8)) {
         let input = [RFC_REQUEST, &frames[..]].concat();
-        check(Connection::server(Config::default()), &input, &cuts);
+        check(Connection::server(Config::default(), hybi::Instant::ZERO), &input, &cuts);
     }
 
     #[test]
@@ -130,7 +130,7 @@ proptest! {
     fn client_survives_any_response(input in proptest::collection::vec(any::<u8>(), 0..600),
                                  cuts in proptest::collection::vec(1usize..50, 1..8)) {
         let request = hybi::ClientRequest::new("ws://h/").unwrap();
-        let conn = Connection::client(Config::default(), request, CountingEntropy(9)).unwrap();
+        let conn = Connection::client(Config::default(), request, CountingEntropy(9), hybi::Instant::ZERO).unwrap();
         check(conn, &input, &cuts);
     }
 
@@ -139,7 +139,7 @@ proptest! {
                                  cuts in proptest::collection::vec(1usize..50, 1..8)) {
         // A valid 101 for CountingEntropy(0)'s key, with one byte changed.
         let request = hybi::ClientRequest::new("ws://h/").unwrap();
-        let mut conn = Connection::client(Config::default(), request, CountingEntropy(0)).unwrap();
+        let mut conn = Connection::client(Config::default(), request, CountingEntropy(0), hybi::Instant::ZERO).unwrap();
         let (req, _) = take_output(&mut conn);
         let key = header_value(&req, "Sec-WebSocket-Key");
         let mut response = format!(

@@ -938,7 +938,7 @@ fn server_fails_origin_that_is_not_utf8() {
         b"http://\xed\xa0\x80.com",
     ] {
         for chunk in [1, 1000] {
-            let mut server = hybi::Connection::server(Config::default());
+            let mut server = hybi::Connection::server(Config::default(), hybi::Instant::ZERO);
             let events = feed_chunks(&mut server, &request_with_origin(origin), chunk);
             assert_eq!(
                 events,
@@ -959,7 +959,7 @@ fn server_fails_origin_that_is_not_utf8() {
 // §8.1, §4.2.1: a multi-byte UTF-8 Origin is valid text and handed over.
 #[test]
 fn server_accepts_multibyte_utf8_origin() {
-    let mut server = hybi::Connection::server(Config::default());
+    let mut server = hybi::Connection::server(Config::default(), hybi::Instant::ZERO);
     let mut input = request_with_origin("http://κόσμε.example".as_bytes());
     let len = input.len();
     let out = server.handle_input(&mut input, NOW);

@@ -30,13 +30,13 @@ impl Entropy for DeviceRng {
 /// signatures.
 pub fn exercise(input: &mut [u8]) -> usize {
     let mut events = 0;
-    let mut server = Connection::server(Config::default());
+    let mut server = Connection::server(Config::default(), hybi::Instant::ZERO);
     let out = server.handle_input(input, Instant::ZERO);
     if let Some(Event::Request(_)) = out.event {
         events += 1;
     }
     if let Ok(request) = ClientRequest::new("ws://device.local/feed") {
-        if let Ok(mut client) = Connection::client(Config::default(), request, DeviceRng(7)) {
+        if let Ok(mut client) = Connection::client(Config::default(), request, DeviceRng(7), hybi::Instant::ZERO) {
             if client.poll_transmit().is_some() {
                 events += 1;
             }

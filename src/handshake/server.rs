@@ -352,8 +352,14 @@ impl<'a> Request<'a> {
     /// every `Sec-WebSocket-Protocol` line (RFC 6455 §11.3.4: several lines
     /// are "logically the same as a single ... header field that contains all
     /// values"), trimmed, empty entries skipped.
+    ///
+    /// Only valid names are listed: §4.1 requires each to be a token (no
+    /// spaces, no separators), and §4.3 makes the server's answer a token,
+    /// so an entry such as `a b` could never be chosen and is skipped. Every
+    /// name listed here is one [`Accept::protocol`] can choose.
     pub fn protocols(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.list("sec-websocket-protocol")
+            .filter(|p| is_token(p.as_bytes()))
     }
 
     /// The extension offers, one entry per comma-separated element over

@@ -89,14 +89,14 @@ impl<S: Read + Write> WebSocket<S> {
     /// A client over `stream`, its request queued; call
     /// [`handshake`](Self::handshake) (or use [`connect`](Self::connect)).
     pub fn client(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
-        let conn = Connection::client(config, request, OsEntropy::new())?;
+        let conn = Connection::client(config, request, OsEntropy::new(), Instant::ZERO)?;
         Ok(Self::new(conn, stream))
     }
 
     /// A server over `stream`, waiting for the request; call
     /// [`handshake`](Self::handshake) (or use [`accept`](Self::accept)).
     pub fn server(stream: S, config: Config) -> Self {
-        Self::new(Connection::server(config), stream)
+        Self::new(Connection::server(config, Instant::ZERO), stream)
     }
 
     /// Performs the client handshake over a stream the caller opened.
@@ -135,25 +135,27 @@ impl<S: Read + Write> WebSocket<S> {
         mut decide: impl FnMut(&Request<'_>) -> Decision,
     ) -> Result<(), Error> {
         loop {
-            match self.conn.state() {
-                State::Open | State::Closing => return self.flush(),
-                State::Closed => {
-                    self.flush_best_effort();
-                    return Err(self.take_error().unwrap_or(Error::Closed));
-                }
-                State::Handshaking => {}
+            if matches!(self.conn.state(), State::Open | State::Closing) {
+                // Bytes after the handshake are frames, left for `read`.
+                return self.flush();
             }
+            self.fire_timers();
+            // Also when closed: the `Closed` event carries the error.
             if let Some(step) = self.process(&mut decide)? {
                 if let Step::Rejected(rejection) = step {
                     return Err(Error::Rejected(rejection.into()));
                 }
                 continue;
             }
+            if self.conn.state() == State::Closed {
+                self.flush_best_effort();
+                return Err(self.take_error().unwrap_or(Error::Closed));
+            }
             self.flush()?;
             if self.conn.state() != State::Handshaking {
                 continue;
             }
-            self.fill()?;
+            self.fill_or_deadline()?;
         }
     }
 
@@ -170,6 +172,7 @@ impl<S: Read + Write> WebSocket<S> {
                 self.flush_best_effort();
                 return Err(error);
             }
+            self.fire_timers();
             if let Some(step) = self.process(&mut |_| Decision::accept())? {
                 if let Step::Message(message) = step {
                     // Answers (a Pong, a Close reply) go out before the
@@ -185,7 +188,7 @@ impl<S: Read + Write> WebSocket<S> {
             if self.driver.closed.is_some() && (self.shut || self.eof) {
                 return Ok(None);
             }
-            self.fill()?;
+            self.fill_or_deadline()?;
         }
     }
 
@@ -260,6 +263,17 @@ impl<S: Read + Write> WebSocket<S> {
         self.stream.flush().map_err(Error::Io)
     }
 
+    /// How long until the engine's next deadline (`Config`'s handshake,
+    /// keepalive, idle and close timeouts), if one is armed. A blocking
+    /// transport only lets deadlines fire if its reads time out: set the
+    /// socket's read timeout to at most this (for a `TcpStream`,
+    /// `set_read_timeout`); a read that times out then runs the deadline and
+    /// `read` carries on.
+    pub fn poll_timeout(&self) -> Option<std::time::Duration> {
+        let deadline = self.conn.poll_timeout()?;
+        Some(deadline.saturating_duration_since(self.now()))
+    }
+
     /// The engine, for its getters (state, subprotocol, close codes).
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -292,11 +306,37 @@ impl<S: Read + Write> WebSocket<S> {
         &mut self,
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Result<Option<Step>, Error> {
-        let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+        let now = self.now();
         let input = &mut self.buf[self.start..self.end];
         let (consumed, step) = process(&mut self.conn, &mut self.driver, input, now, decide);
         self.start += consumed;
         step
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.clock.elapsed().as_micros() as u64)
+    }
+
+    /// Runs the deadlines that have passed; their events (a keepalive Ping
+    /// queued, `Closed`) come out of the next `process`.
+    fn fire_timers(&mut self) {
+        if self.conn.poll_timeout().is_some_and(|at| at <= self.now()) {
+            self.conn.handle_timeout(self.now());
+        }
+    }
+
+    /// `fill`, except that a read that timed out while a deadline passed is
+    /// not an error: the caller loops and the deadline runs.
+    fn fill_or_deadline(&mut self) -> Result<(), Error> {
+        match self.fill() {
+            Err(error)
+                if error.is_would_block()
+                    && self.conn.poll_timeout().is_some_and(|at| at <= self.now()) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Reads more bytes from the transport into the buffer.
@@ -319,7 +359,7 @@ impl<S: Read + Write> WebSocket<S> {
             match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
-                    let now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+                    let now = self.now();
                     self.conn.handle_eof(now);
                     return Ok(());
                 }

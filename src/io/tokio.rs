@@ -57,6 +57,14 @@
 //! `SinkExt::close(&mut ws)`: the inherent
 //! [`close`](WebSocketStream::close) takes a code and a reason.)
 //!
+//! # Deadlines
+//!
+//! The engine's timers (`Config`'s handshake, keepalive, idle and close
+//! timeouts) are driven by the reading side: while a task waits in `next`
+//! (or the handshake), it also sleeps until the engine's next deadline and
+//! runs it. The runtime must have tokio's time driver enabled (the default
+//! of `#[tokio::main]` and `Runtime::new`).
+//!
 //! # Ending
 //!
 //! [`next`](WebSocketStream::next) returns `None` once the connection is
@@ -81,7 +89,6 @@ use std::boxed::Box;
 use std::io::{self as stdio, ErrorKind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Wake, Waker};
-use std::time::Instant as Clock;
 use std::vec;
 use std::vec::Vec;
 
@@ -128,7 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// server's status, headers and body.
     pub async fn connect(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
         let limit = config.max_buffered_output;
-        let conn = Connection::client(config, request, OsEntropy::new())?;
+        let conn = Connection::client(config, request, OsEntropy::new(), Instant::ZERO)?;
         let mut ws = Self::new(conn, stream, limit);
         poll_fn(|cx| ws.inner.poll_handshake(cx, &mut |_| Decision::accept())).await?;
         Ok(ws)
@@ -149,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         mut decide: impl FnMut(&Request<'_>) -> Decision,
     ) -> Result<Self, Error> {
         let limit = config.max_buffered_output;
-        let mut ws = Self::new(Connection::server(config), stream, limit);
+        let mut ws = Self::new(Connection::server(config, Instant::ZERO), stream, limit);
         poll_fn(|cx| ws.inner.poll_handshake(cx, &mut decide)).await?;
         Ok(ws)
     }
@@ -575,7 +582,9 @@ struct Inner<S> {
     start: usize,
     end: usize,
     driver: Driver,
-    clock: Clock,
+    /// The connection's time origin, on tokio's clock (so tests with paused
+    /// time and the sleeps below agree).
+    clock: ::tokio::time::Instant,
     /// Sends wait while more than this is queued.
     high_water: usize,
     /// A message the Sink accepted that did not fit in the engine yet: at
@@ -588,6 +597,8 @@ struct Inner<S> {
     /// `None` was returned.
     finished: bool,
     wakers: Arc<Wakers>,
+    /// Wakes the reader at the engine's next deadline (`poll_timeout`).
+    sleep: Option<Pin<Box<::tokio::time::Sleep>>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
@@ -599,7 +610,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             start: 0,
             end: 0,
             driver: Driver::default(),
-            clock: Clock::now(),
+            clock: ::tokio::time::Instant::now(),
             high_water: HIGH_WATER.min(max_buffered_output / 2),
             unsent: None,
             write_side: WriteSide::Open,
@@ -607,7 +618,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             needs_flush: false,
             finished: false,
             wakers: Arc::default(),
+            sleep: None,
         }
+    }
+
+    /// Runs the engine's deadlines that have passed and arms a sleep for
+    /// the next one, so the reading task wakes for it. Returns whether a
+    /// deadline ran (its events are then ready for `process`).
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            self.sleep = None;
+            return false;
+        };
+        if deadline <= self.now() {
+            self.conn.handle_timeout(self.now());
+            return true;
+        }
+        let at = self.clock + std::time::Duration::from_micros(deadline.as_micros());
+        match &mut self.sleep {
+            Some(sleep) if sleep.deadline() == at => {}
+            Some(sleep) => sleep.as_mut().reset(at),
+            None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(at))),
+        }
+        let fired = match &mut self.sleep {
+            Some(sleep) => core::future::Future::poll(sleep.as_mut(), cx).is_ready(),
+            None => false,
+        };
+        if fired {
+            self.conn.handle_timeout(self.now());
+        }
+        fired
     }
 
     fn now(&self) -> Instant {
@@ -622,34 +662,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Poll<Result<(), Error>> {
         loop {
-            match self.conn.state() {
-                State::Open | State::Closing => {
-                    return self.poll_output(cx, Side::Read, 0).map_err(Error::Io)
-                }
-                State::Closed => {
-                    // The answer to a refused or malformed request goes out
-                    // (and the write side is shut) before the error; a
-                    // transport error then is moot.
-                    let _ = ready!(self.poll_output(cx, Side::Read, 0));
-                    return Poll::Ready(Err(self
-                        .driver
-                        .pending_error
-                        .take()
-                        .unwrap_or(Error::Closed)));
-                }
-                State::Handshaking => {}
+            if matches!(self.conn.state(), State::Open | State::Closing) {
+                // Bytes after the handshake are frames, left for `next`.
+                return self.poll_output(cx, Side::Read, 0).map_err(Error::Io);
             }
+            // Also when closed: the `Closed` event carries the error.
             if let Some(step) = self.process(decide)? {
                 if let Step::Rejected(rejection) = step {
                     return Poll::Ready(Err(Error::Rejected(Box::new(rejection))));
                 }
                 continue;
             }
+            if self.conn.state() == State::Closed {
+                // The answer to a refused or malformed request goes out (and
+                // the write side is shut) before the error; a transport
+                // error then is moot.
+                let _ = ready!(self.poll_output(cx, Side::Read, 0));
+                return Poll::Ready(Err(self
+                    .driver
+                    .pending_error
+                    .take()
+                    .unwrap_or(Error::Closed)));
+            }
             ready!(self.poll_output(cx, Side::Read, 0))?;
             if self.conn.state() != State::Handshaking {
                 continue;
             }
-            ready!(self.poll_fill(cx))?;
+            match self.poll_fill(cx) {
+                Poll::Pending if self.poll_timers(cx) => continue,
+                other => ready!(other)?,
+            }
         }
     }
 
@@ -689,6 +731,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 return Poll::Ready(None);
             }
             match self.poll_fill(cx) {
+                // A deadline passed while waiting: run it, and carry on
+                // with what it produced (a keepalive Ping, `Closed`).
+                Poll::Pending if self.poll_timers(cx) => continue,
                 Poll::Pending => {
                     self.wakers.set_reader(cx.waker());
                     return Poll::Pending;

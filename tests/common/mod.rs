@@ -239,7 +239,7 @@ pub fn take_output(conn: &mut Connection) -> (Vec<u8>, bool) {
 
 /// A server that has accepted the RFC request (its 101 already taken).
 pub fn open_server(config: Config) -> Connection {
-    let mut server = Connection::server(config);
+    let mut server = Connection::server(config, hybi::Instant::ZERO);
     let mut req = RFC_REQUEST.to_vec();
     let out = server.handle_input(&mut req, NOW);
     assert!(matches!(out.event, Some(Event::Request(_))));
@@ -253,7 +253,8 @@ pub fn open_server(config: Config) -> Connection {
 pub fn open_client(config: Config) -> Connection {
     let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
     // CountingEntropy(0) makes the nonce 00 01 .. 0f.
-    let mut client = Connection::client(config, request, CountingEntropy(0)).unwrap();
+    let mut client =
+        Connection::client(config, request, CountingEntropy(0), hybi::Instant::ZERO).unwrap();
     let (req, _) = take_output(&mut client);
     let key = header_value(&req, "Sec-WebSocket-Key");
     let mut response = format!(

@@ -153,22 +153,25 @@ fn write_accept_refuses_bad_headers() {
     }
 }
 
-/// RFC 6455 §4.3 "Sec-WebSocket-Protocol-Server = token": an offer that is
-/// not a token (accepted leniently from the client) is not echoed.
+/// RFC 6455 §4.1 (offers are tokens) and §4.3 "Sec-WebSocket-Protocol-Server
+/// = token": an offer that is not a token (the request is still accepted,
+/// leniently) is not listed, so it can never be chosen and echoed.
 #[test]
 fn write_accept_refuses_non_token_protocol() {
     let h = variant(
         &["Sec-WebSocket-Protocol"],
-        &["Sec-WebSocket-Protocol: a b, c/d"],
+        &["Sec-WebSocket-Protocol: a b, c/d, chat"],
     );
     let parsed = parse(&h).unwrap();
     let req = Request::new(&h, &parsed);
-    assert_eq!(req.protocols().collect::<Vec<_>>(), ["a b", "c/d"]);
+    assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat"]);
     let mut out = Vec::new();
     assert_eq!(
         write_accept(&mut out, &req, &Accept::new().protocol("a b")),
-        Err(UsageError::InvalidToken)
+        Err(UsageError::SubprotocolNotOffered)
     );
+    assert!(out.is_empty());
+    write_accept(&mut out, &req, &Accept::new().protocol("chat")).unwrap();
 }
 
 /// VECTORS.md real-world shapes: absolute-form target, `Connection:

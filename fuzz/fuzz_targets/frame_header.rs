@@ -1,0 +1,4 @@
+//! Fuzz target `frame_header`: the oracle is `hybi_fuzz::frame_header` (fuzz/src/lib.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hybi_fuzz::frame_header(data));

@@ -1,0 +1,4 @@
+//! Fuzz target `server_handshake`: the oracle is `hybi_fuzz::server_handshake` (fuzz/src/lib.rs).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hybi_fuzz::server_handshake(data));

@@ -146,6 +146,13 @@ impl Connection {
             Phase::Open | Phase::JustAccepted(_) if self.close_sent.is_none() => {
                 let code = error.close_code();
                 self.queue_close(code, error.as_str());
+                // If the peer's Close had already arrived, our Close just
+                // completed the closing handshake and `finish` ran: the
+                // failure is still the reason, but there is one end only.
+                if let Some(closed) = &mut self.closed_event {
+                    closed.error = Some(error);
+                    return;
+                }
             }
             _ => {}
         }
@@ -155,6 +162,11 @@ impl Connection {
     /// The peer's Close arrived (already validated).
     pub(crate) fn on_close_received(&mut self, code: CloseCode) {
         self.close_received = Some(code);
+        // The peer is closing: no more keepalive Pings (§5.5.2 owes no Pong
+        // after a Close) and nothing more to be idle about.
+        for timer in [Timer::Idle, Timer::Keepalive, Timer::Pong] {
+            self.timers.stop(timer);
+        }
         if self.close_sent.is_some() {
             self.finish(true, None);
         } else if self.config.auto_close_reply {
@@ -228,11 +240,13 @@ impl Connection {
                 self.keepalive_pings += 1;
                 let payload = self.keepalive_pings.to_be_bytes();
                 let mask = self.mask_key();
-                // No room means the peer is not reading; the Pong deadline
-                // will tell.
+                // Within the output limit like any send. No room means the
+                // peer is not reading: the Ping is skipped, and the Pong
+                // deadline below fails the connection all the same.
+                let limit = Some(self.config.max_buffered_output);
                 let _ = self
                     .tx
-                    .queue_frame(Opcode::Ping, true, &payload, mask, None);
+                    .queue_frame(Opcode::Ping, true, &payload, mask, limit);
                 self.timers
                     .set(Timer::Pong, self.now + self.config.keepalive_timeout);
             }

@@ -81,8 +81,10 @@ pub struct FrameHeader {
 pub enum Parsed {
     /// The header, and how many bytes it took.
     Complete(FrameHeader, usize),
-    /// The buffer holds a valid prefix; the header needs this many bytes in
-    /// all (known after the first two).
+    /// The buffer is too short to decide: the header needs this many bytes
+    /// in all (known after the first two). The rules are checked once the
+    /// whole header is there, so the verdict does not depend on how the
+    /// bytes were split.
     Partial(usize),
 }
 

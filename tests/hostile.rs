@@ -167,29 +167,6 @@ fn the_meter_counts_this_threads_allocations() {
 
 // ---- local helpers ----
 
-/// The masking key `raw_frame_to` uses for frames sent to a server.
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// Only the header of a frame announcing `len` payload bytes, as the peer
-/// of `role` sends it (masked with `KEY` toward a server), minimal length.
-fn header(role: Role, first: u8, len: u64) -> Vec<u8> {
-    let mask_bit = if role == Role::Server { 0x80 } else { 0 };
-    let mut out = vec![first];
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
-    if role == Role::Server {
-        out.extend_from_slice(&KEY);
-    }
-    out
-}
-
 /// `payload` as it travels to `role` starting at payload offset `at`:
 /// masked with `KEY` toward a server, as is toward a client.
 fn on_wire(role: Role, payload: &[u8], at: usize) -> Vec<u8> {

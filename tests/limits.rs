@@ -10,29 +10,6 @@ use hybi::{
     Transmit, UsageError,
 };
 
-/// The masking key `raw_frame_to` uses for frames sent to a server.
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// Only the header of a frame announcing `len` payload bytes, as the peer
-/// of `role` sends it (masked toward a server), minimal length encoding.
-fn header(role: Role, first: u8, len: u64) -> Vec<u8> {
-    let mask_bit = if role == Role::Server { 0x80 } else { 0 };
-    let mut out = vec![first];
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
-    if role == Role::Server {
-        out.extend_from_slice(&KEY);
-    }
-    out
-}
-
 /// Size of a frame header this `role` sends for a payload of `len` bytes.
 fn sent_header_len(role: Role, len: usize) -> usize {
     let ext = match len {

@@ -10,29 +10,6 @@ mod common;
 use common::*;
 use hybi::{Config, MessageKind, ProtocolError, Role, UsageError};
 
-/// The masking key `raw_frame_to` uses for frames sent to a server.
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A header announcing `len` payload bytes, masked as the peer of `role`
-/// sends it (same key as `raw_frame_to`).
-fn header(role: Role, first: u8, len: u64) -> Vec<u8> {
-    let mask_bit = if role == Role::Server { 0x80 } else { 0 };
-    let mut out = vec![first];
-    if len <= 125 {
-        out.push(mask_bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
-    if role == Role::Server {
-        out.extend_from_slice(&KEY);
-    }
-    out
-}
-
 /// A frame announcing `announced` payload bytes of which only `payload` (the
 /// first bytes) follows.
 fn frame_start(role: Role, first: u8, announced: u64, payload: &[u8]) -> Vec<u8> {

@@ -292,15 +292,39 @@ pub fn header_value(head: &[u8], name: &str) -> String {
     panic!("no {name} header in {text}")
 }
 
-/// A raw frame as the peer of `role` sends it: masked (fixed key) when the
+/// The masking key `raw_frame_to` uses for frames sent to a server.
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A raw frame as the peer of `role` sends it: masked (with `KEY`) when the
 /// receiver is a server, unmasked when it is a client. `first` is the whole
 /// first byte (FIN, RSV, opcode), so any bit pattern can be built.
 pub fn raw_frame_to(role: Role, first: u8, payload: &[u8]) -> Vec<u8> {
     let mask = match role {
-        Role::Server => Some([0x37, 0xfa, 0x21, 0x3d]),
+        Role::Server => Some(KEY),
         Role::Client => None,
     };
     raw_frame(first, payload, mask)
+}
+
+/// Only the header of a frame announcing `len` payload bytes, as the peer
+/// of `role` sends it (masked with `KEY` toward a server), minimal length:
+/// for frames whose payload is fed separately, or never.
+pub fn header(role: Role, first: u8, len: u64) -> Vec<u8> {
+    let mask_bit = if role == Role::Server { 0x80 } else { 0 };
+    let mut out = vec![first];
+    if len <= 125 {
+        out.push(mask_bit | len as u8);
+    } else if len <= 0xffff {
+        out.push(mask_bit | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(mask_bit | 127);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+    if role == Role::Server {
+        out.extend_from_slice(&KEY);
+    }
+    out
 }
 
 /// A raw frame with an explicit mask choice and minimal length encoding.

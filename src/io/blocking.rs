@@ -40,10 +40,8 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::time::Instant as Clock;
-use std::vec;
-use std::vec::Vec;
 
-use super::driver::{process, Driver, Step};
+use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
@@ -53,18 +51,13 @@ use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
 
-/// Bytes read from the transport per call.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// A WebSocket connection over a blocking or non-blocking stream.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     conn: Connection,
     stream: S,
-    /// Bytes read and not yet consumed by the engine: `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Bytes read and not yet consumed by the engine.
+    input: ReadBuffer,
     driver: Driver,
     clock: Clock,
     shut: bool,
@@ -76,9 +69,7 @@ impl<S: Read + Write> WebSocket<S> {
         WebSocket {
             conn,
             stream,
-            buf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
+            input: ReadBuffer::new(),
             driver: Driver::default(),
             clock: Clock::now(),
             shut: false,
@@ -307,10 +298,13 @@ impl<S: Read + Write> WebSocket<S> {
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Result<Option<Step>, Error> {
         let now = self.now();
-        let input = &mut self.buf[self.start..self.end];
-        let (consumed, step) = process(&mut self.conn, &mut self.driver, input, now, decide);
-        self.start += consumed;
-        step
+        process(
+            &mut self.conn,
+            &mut self.driver,
+            &mut self.input,
+            now,
+            decide,
+        )
     }
 
     fn now(&self) -> Instant {
@@ -341,22 +335,12 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Reads more bytes from the transport into the buffer.
     fn fill(&mut self) -> Result<(), Error> {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
-        }
-        if self.end == self.buf.len() {
-            // Only a server awaiting its own decision leaves bytes unconsumed,
-            // and `handshake` decides at once; never reached, never grows.
-            return Err(Error::Usage(crate::UsageError::NoPendingRequest));
-        }
         if self.eof {
             return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
         }
+        let spare = self.input.spare()?;
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
+            match self.stream.read(spare) {
                 Ok(0) => {
                     self.eof = true;
                     let now = self.now();
@@ -364,7 +348,7 @@ impl<S: Read + Write> WebSocket<S> {
                     return Ok(());
                 }
                 Ok(n) => {
-                    self.end += n;
+                    self.input.filled(n);
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

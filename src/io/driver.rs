@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::{CloseFrame, Decision, Error, Message, Rejection};
 use crate::connection::Connection;
+use crate::error::UsageError;
 use crate::event::{Closed, Event, MessageKind};
 use crate::handshake::{Accept, Request};
 use crate::time::Instant;
@@ -84,36 +85,77 @@ impl Driver {
     }
 }
 
-/// Hands `input` (read and not yet consumed) to the engine until one event
-/// gives a step; returns how many bytes were consumed and the step (`None`
-/// when the input is used up). A server's request is decided by `decide` and
-/// ends the call, so the bytes after it are left for reading as frames.
+/// Bytes read from the transport and not yet consumed by the engine, in one
+/// buffer reused for the whole connection: `buf[start..end]`.
+#[derive(Debug)]
+pub(crate) struct ReadBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    /// Bytes read from the transport per call.
+    const CHUNK: usize = 64 * 1024;
+
+    pub(crate) fn new() -> Self {
+        ReadBuffer {
+            buf: alloc::vec![0; Self::CHUNK],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The room to read into, after moving unconsumed bytes to the front.
+    /// The engine consumes all it is given except while a server's request
+    /// awaits a decision, and the adapters decide at once, so the buffer is
+    /// never full; if it were, this is an error rather than growth.
+    pub(crate) fn spare(&mut self) -> Result<&mut [u8], Error> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end == self.buf.len() {
+            return Err(Error::Usage(UsageError::NoPendingRequest));
+        }
+        Ok(&mut self.buf[self.end..])
+    }
+
+    /// `n` bytes were read into [`spare`](Self::spare).
+    pub(crate) fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+}
+
+/// Hands the unconsumed bytes of `input` to the engine until one event
+/// gives a step (`None` when they are used up). A server's request is
+/// decided by `decide` and ends the call, so the bytes after it are left for
+/// reading as frames.
 pub(crate) fn process(
     conn: &mut Connection,
     driver: &mut Driver,
-    input: &mut [u8],
+    input: &mut ReadBuffer,
     now: Instant,
     decide: &mut dyn FnMut(&Request<'_>) -> Decision,
-) -> (usize, Result<Option<Step>, Error>) {
-    let mut consumed = 0;
+) -> Result<Option<Step>, Error> {
     loop {
-        let out = conn.handle_input(&mut input[consumed..], now);
-        consumed += out.consumed;
+        let out = conn.handle_input(&mut input.buf[input.start..input.end], now);
+        input.start += out.consumed;
         let Some(event) = out.event else {
-            return (consumed, Ok(None));
+            return Ok(None);
         };
         let (step, decision) = driver.on_event(event, decide);
         if let Some(decision) = decision {
-            return (
-                consumed,
-                apply_decision(conn, decision).map(|()| Some(step)),
-            );
+            apply_decision(conn, decision)?;
+            return Ok(Some(step));
         }
         if let Step::Closed(closed) = &step {
             driver.pending_error = closed.error.map(Error::Protocol);
         }
         if !matches!(step, Step::Continue) {
-            return (consumed, Ok(Some(step)));
+            return Ok(Some(step));
         }
     }
 }

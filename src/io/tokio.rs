@@ -89,14 +89,12 @@ use std::boxed::Box;
 use std::io::{self as stdio, ErrorKind};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Wake, Waker};
-use std::vec;
-use std::vec::Vec;
 
 use ::futures_core::stream::{FusedStream, Stream};
 use ::futures_sink::Sink;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::driver::{process, Driver, Step};
+use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
@@ -106,9 +104,6 @@ use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
-
-/// Bytes read from the transport per call.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// The most queued output at which a send may start: large enough that a
 /// fast peer never waits on it, small enough to bound a slow peer's cost.
@@ -577,10 +572,8 @@ enum WriteSide {
 struct Inner<S> {
     conn: Connection,
     stream: S,
-    /// Bytes read and not yet consumed by the engine: `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Bytes read and not yet consumed by the engine.
+    input: ReadBuffer,
     driver: Driver,
     /// The connection's time origin, on tokio's clock (so tests with paused
     /// time and the sleeps below agree).
@@ -606,9 +599,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Inner {
             conn,
             stream,
-            buf: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
+            input: ReadBuffer::new(),
             driver: Driver::default(),
             clock: ::tokio::time::Instant::now(),
             high_water: HIGH_WATER.min(max_buffered_output / 2),
@@ -751,32 +742,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         decide: &mut dyn FnMut(&Request<'_>) -> Decision,
     ) -> Result<Option<Step>, Error> {
         let now = self.now();
-        let input = &mut self.buf[self.start..self.end];
-        let (consumed, step) = process(&mut self.conn, &mut self.driver, input, now, decide);
-        self.start += consumed;
-        step
+        process(
+            &mut self.conn,
+            &mut self.driver,
+            &mut self.input,
+            now,
+            decide,
+        )
     }
 
     /// Reads more bytes from the transport into the buffer. A transport
     /// error ends the connection (the engine treats it as the peer gone), so
     /// it is reported once and the stream then ends.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
-        }
-        if self.end == self.buf.len() {
-            // Only a server awaiting its own decision leaves bytes unconsumed,
-            // and the handshake decides at once; never reached, never grows.
-            return Poll::Ready(Err(Error::Usage(UsageError::NoPendingRequest)));
-        }
         if self.eof {
             return Poll::Ready(Err(Error::Io(ErrorKind::UnexpectedEof.into())));
         }
         loop {
-            let mut read = ReadBuf::new(&mut self.buf[self.end..]);
+            let spare = match self.input.spare() {
+                Ok(spare) => spare,
+                Err(error) => return Poll::Ready(Err(error)),
+            };
+            let mut read = ReadBuf::new(spare);
             match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(())) => {
@@ -786,7 +773,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                         let now = self.now();
                         self.conn.handle_eof(now);
                     } else {
-                        self.end += n;
+                        self.input.filled(n);
                     }
                     return Poll::Ready(Ok(()));
                 }

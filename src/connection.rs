@@ -683,13 +683,23 @@ impl Connection {
         self.send_whole(MessageKind::Binary, payload)
     }
 
+    /// A whole message in one frame; `payload` is a `str`'s bytes when
+    /// `kind` is text.
     fn send_whole(&mut self, kind: MessageKind, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_can_send()?;
         // RFC 6455 §5.4: a new message may not start inside another.
         if self.sending.is_some() {
-            self.check_can_send()?;
             return Err(UsageError::MessageInProgress);
         }
-        self.send(kind, payload, true)
+        // No message is open, so the sender's UTF-8 state is at a boundary,
+        // and a whole `str` leaves it there: no second pass over the text.
+        let opcode = match kind {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        };
+        let mask = self.mask_key();
+        let limit = Some(self.config.max_buffered_output);
+        self.tx.queue_frame(opcode, true, payload, mask, limit)
     }
 
     /// Sends a Ping (payload at most 125 bytes, §5.5).

@@ -35,11 +35,6 @@ fn body(code: u16, reason: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The frames a connection has queued, decoded, marking them written.
-fn sent(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
-    decode_frames(&take_output(conn).0)
-}
-
 fn closed(code: u16, clean: bool, error: Option<ProtocolError>) -> Ev {
     Ev::Closed { code, clean, error }
 }
@@ -70,29 +65,6 @@ fn pump(from: &mut Connection, to: &mut Connection) -> (Vec<Ev>, bool) {
     let mut events = feed_chunks(to, &bytes, 3);
     events.extend(drain(to));
     (merge(events), shutdown)
-}
-
-/// Feeds `input` in two reads cut at every position, to fresh connections,
-/// and asserts each gives the same merged events and output as `feed_open`.
-fn feed_split_everywhere(role: Role, config: Config, input: &[u8]) -> Outcome {
-    let reference = feed_open(role, config.clone(), input);
-    for at in 0..=input.len() {
-        let mut conn = open(role, config.clone());
-        let mut events = feed_chunks(&mut conn, &input[..at], at.max(1));
-        events.extend(feed_chunks(&mut conn, &input[at..], input.len()));
-        events.extend(drain(&mut conn));
-        assert_eq!(
-            merge(events),
-            reference.events,
-            "events differ when cut at {at}"
-        );
-        assert_eq!(
-            sent(&mut conn),
-            reference.sent,
-            "output differs when cut at {at}"
-        );
-    }
-    reference
 }
 
 // ---- §5.5.1, §7.1.5: receiving a Close ----

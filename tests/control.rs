@@ -18,11 +18,6 @@ fn failure_close(error: ProtocolError) -> (u8, Vec<u8>) {
     (0x88, body)
 }
 
-/// The frames a connection has queued, decoded, marking them written.
-fn sent(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
-    decode_frames(&take_output(conn).0)
-}
-
 fn close_body(code: u16) -> Vec<u8> {
     code.to_be_bytes().to_vec()
 }
@@ -31,28 +26,6 @@ fn no_auto_pong() -> Config {
     let mut config = Config::default();
     config.auto_pong = false;
     config
-}
-
-/// Feeds `input` in two reads cut at every position, to fresh connections,
-/// and asserts each gives the same merged events and output as `feed_open`.
-fn feed_split_everywhere(role: Role, config: Config, input: &[u8]) -> Outcome {
-    let reference = feed_open(role, config.clone(), input);
-    for at in 0..=input.len() {
-        let mut conn = open(role, config.clone());
-        let mut events = feed_chunks(&mut conn, &input[..at], at.max(1));
-        events.extend(feed_chunks(&mut conn, &input[at..], input.len()));
-        assert_eq!(
-            merge(events),
-            reference.events,
-            "events differ when cut at {at}"
-        );
-        assert_eq!(
-            sent(&mut conn),
-            reference.sent,
-            "output differs when cut at {at}"
-        );
-    }
-    reference
 }
 
 /// A payload of `n` bytes covering many byte values.

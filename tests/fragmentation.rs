@@ -5,9 +5,7 @@
 
 mod common;
 use common::*;
-use hybi::{
-    Config, Connection, MessageKind, ProtocolError, ProtocolError::*, Role, State, UsageError,
-};
+use hybi::{Config, MessageKind, ProtocolError, ProtocolError::*, Role, State, UsageError};
 
 // ---- local helpers ----
 
@@ -52,11 +50,6 @@ fn fragmented(role: Role, kind: MessageKind, parts: &[&[u8]]) -> Vec<u8> {
         })
         .collect();
     frames.concat()
-}
-
-/// The frames a connection has queued, decoded, marking them written.
-fn sent(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
-    decode_frames(&take_output(conn).0)
 }
 
 /// The events a stream gives when its text is cut at byte `at`, a Ping sits

@@ -506,3 +506,31 @@ macro_rules! both_roles {
 
 /// Expected close code constant for readability.
 pub const NORMAL: u16 = CloseCode::NORMAL.0;
+
+/// The frames a connection has queued, decoded, marking them written.
+pub fn sent(conn: &mut Connection) -> Vec<(u8, Vec<u8>)> {
+    decode_frames(&take_output(conn).0)
+}
+
+/// Feeds `input` in two reads cut at every position, to fresh connections,
+/// and asserts each gives the same merged events and output as `feed_open`.
+pub fn feed_split_everywhere(role: Role, config: Config, input: &[u8]) -> Outcome {
+    let reference = feed_open(role, config.clone(), input);
+    for at in 0..=input.len() {
+        let mut conn = open(role, config.clone());
+        let mut events = feed_chunks(&mut conn, &input[..at], at.max(1));
+        events.extend(feed_chunks(&mut conn, &input[at..], input.len()));
+        events.extend(drain(&mut conn));
+        assert_eq!(
+            merge(events),
+            reference.events,
+            "events differ when cut at {at}"
+        );
+        assert_eq!(
+            sent(&mut conn),
+            reference.sent,
+            "output differs when cut at {at}"
+        );
+    }
+    reference
+}

@@ -85,6 +85,12 @@ pub struct Config {
     /// the client MAY close it "if it has not received a TCP Close from the
     /// server in a reasonable time period"). Default 30 s.
     pub close_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): `Some` makes a client offer it and a
+    /// server accept a client's offer, then the engine compresses and
+    /// inflates messages itself. Default `None`: compression costs memory
+    /// per connection (see `DeflateConfig`) and CPU, so it is opt-in.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extensions::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -105,6 +111,8 @@ impl Default for Config {
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
             close_timeout: Some(Duration::from_secs(30)),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

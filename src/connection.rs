@@ -9,6 +9,12 @@ use crate::config::Config;
 use crate::entropy::Entropy;
 use crate::error::{ProtocolError, UsageError};
 use crate::event::{Closed, Data, Event, MessageKind};
+#[cfg(feature = "deflate")]
+use crate::extensions::{
+    compress::Deflater,
+    deflate::{self, DeflateParams},
+    inflate::{Inflater, Ready, MAX_COMPRESSED_CHUNK},
+};
 use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{
     accept_key, encode_key, parse_any_request, parse_response, write_accept, write_reject, Accept,
@@ -53,6 +59,18 @@ pub struct Input<'a> {
     /// The next event, if one is ready. With `None`, `consumed` is the whole
     /// input, except while a server's request awaits `accept` or `reject`.
     pub event: Option<Event<'a>>,
+}
+
+/// Whether a message may be compressed (with permessage-deflate agreed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Compression {
+    /// Compress when permessage-deflate was agreed and the message is not
+    /// below `DeflateConfig::min_compress_size`.
+    #[default]
+    Auto,
+    /// Send this message uncompressed (an already-compressed payload, such
+    /// as an image, would only grow).
+    Off,
 }
 
 /// Bytes to write, or the signal to shut the transport's write side.
@@ -149,12 +167,27 @@ pub struct Connection {
     pub(crate) eof: bool,
     /// The fragmented message being sent, if unfinished.
     sending: Option<MessageKind>,
+    /// That message is compressed (its first frame had RSV1).
+    sending_compressed: bool,
+    /// permessage-deflate, once agreed.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<DeflateState>>,
     send_utf8: Utf8Validator,
     /// The latest `now` given to a `handle_*` method; commands use it.
     pub(crate) now: Instant,
     pub(crate) timers: TimerTable,
     /// Keepalive Pings sent, for their payloads.
     pub(crate) keepalive_pings: u64,
+}
+
+/// The two halves of permessage-deflate for one connection.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct DeflateState {
+    params: DeflateParams,
+    /// `None` when the agreed window is too small to compress with.
+    deflater: Option<Deflater>,
+    inflater: Inflater,
 }
 
 impl core::fmt::Debug for Connection {
@@ -193,6 +226,9 @@ impl Connection {
             shutdown: Shutdown::NotYet,
             eof: false,
             sending: None,
+            sending_compressed: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
             send_utf8: Utf8Validator::new(),
             now: Instant::ZERO,
             timers: TimerTable::default(),
@@ -234,6 +270,13 @@ impl Connection {
         entropy.fill(&mut nonce);
         let key = encode_key(&nonce);
         let expected_accept = accept_key(&key);
+        // RFC 7692 §5: the engine makes the permessage-deflate offer itself,
+        // so it knows what it may accept in the answer.
+        #[cfg(feature = "deflate")]
+        let request = match &config.deflate {
+            Some(deflate) => request.extension(&deflate.offer()),
+            None => request,
+        };
         let mut connection = Self::new(Role::Client, config, Phase::Closed, Some(entropy));
         request.write(&key, connection.tx.buffer_mut())?;
         connection.phase = Phase::AwaitingResponse(Box::new(ClientHandshake {
@@ -273,6 +316,12 @@ impl Connection {
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// What was agreed for permessage-deflate, if it is in use.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate.as_ref().map(|state| state.params)
     }
 
     /// The code of the Close frame this side sent (1005 for an empty one).
@@ -395,20 +444,92 @@ impl Connection {
     }
 
     fn receive<'a>(&'a mut self, input: &'a mut [u8]) -> Input<'a> {
-        let (consumed, item) = self.rx.receive(input, &self.config);
-        if consumed > 0 {
-            self.on_received();
+        #[cfg(feature = "deflate")]
+        if let Some(state) = &mut self.deflate {
+            if state.inflater.is_busy() {
+                // Output (or staged input) of an earlier chunk comes first.
+                let ready = state.inflater.resume(self.config.max_message_size);
+                return self.inflated(0, ready, input.len());
+            }
         }
-        let item = match item {
-            None => {
-                return Input {
-                    consumed,
-                    event: None,
+        let mut consumed = 0;
+        loop {
+            let base = consumed;
+            let (used, item) = self.rx.receive(&mut input[base..], &self.config);
+            consumed += used;
+            if used > 0 {
+                self.on_received();
+            }
+            let item = match item {
+                None => {
+                    return Input {
+                        consumed,
+                        event: None,
+                    }
+                }
+                Some(Ok(item)) => item,
+                Some(Err(error)) => return self.fail_now(error, input.len()),
+            };
+            #[cfg(feature = "deflate")]
+            if let Item::Data {
+                kind,
+                start,
+                end,
+                fin,
+                compressed: true,
+            } = item
+            {
+                let Some(state) = &mut self.deflate else {
+                    // RSV1 is allowed only once deflate is enabled.
+                    return self.fail_now(ProtocolError::ReservedBits, input.len());
+                };
+                let chunk = &input[base + start..base + end];
+                let max = self.config.max_message_size;
+                match state.inflater.feed(chunk, kind, fin, max) {
+                    // Nothing to hand out yet (a block header, say): read on.
+                    Ok(None) => continue,
+                    ready => return self.inflated(consumed, ready, input.len()),
                 }
             }
-            Some(Ok(item)) => item,
-            Some(Err(error)) => return self.fail_now(error, consumed),
-        };
+            return self.deliver(item, input, base, consumed);
+        }
+    }
+
+    /// The event for what the inflater made of the input.
+    #[cfg(feature = "deflate")]
+    fn inflated<'a>(
+        &'a mut self,
+        consumed: usize,
+        ready: Result<Option<Ready>, ProtocolError>,
+        input_len: usize,
+    ) -> Input<'a> {
+        match ready {
+            Err(error) => self.fail_now(error, input_len),
+            Ok(None) => Input {
+                consumed,
+                event: None,
+            },
+            Ok(Some(Ready { kind, fin })) => Input {
+                consumed,
+                event: self.deflate.as_ref().map(|state| {
+                    Event::Data(Data {
+                        kind,
+                        payload: state.inflater.chunk(),
+                        fin,
+                    })
+                }),
+            },
+        }
+    }
+
+    /// The event for one item of the receiver, found at `input[base..]`.
+    fn deliver<'a>(
+        &'a mut self,
+        item: Item,
+        input: &'a [u8],
+        base: usize,
+        consumed: usize,
+    ) -> Input<'a> {
         // State changes first; the event borrows `rx` or `input` last.
         let event = match item {
             Item::Data {
@@ -416,9 +537,10 @@ impl Connection {
                 start,
                 end,
                 fin,
+                ..
             } => Event::Data(Data {
                 kind,
-                payload: &input[start..end],
+                payload: &input[base + start..base + end],
                 fin,
             }),
             Item::CarriedData { fin } => Event::Data(Data {
@@ -441,7 +563,7 @@ impl Connection {
             }
             Item::Close => {
                 let code = match parse_close_body(self.rx.control_payload()) {
-                    Err(error) => return self.fail_now(error, consumed),
+                    Err(error) => return self.fail_now(error, input.len()),
                     // §7.1.5: a Close without a code means 1005.
                     Ok(parsed) => parsed.map(|(code, _)| code),
                 };
@@ -539,6 +661,21 @@ impl Connection {
             let head = core::mem::replace(&mut handshake.head, HeadReader::new());
             if parsed.status() == 101 {
                 let response = Response::new(head.head(), &parsed);
+                #[cfg(feature = "deflate")]
+                if let Some(verdict) = self
+                    .config
+                    .deflate
+                    .as_ref()
+                    .map(|config| deflate::verify_answer(config, response.extensions()))
+                {
+                    match verdict {
+                        Ok(Some(params)) => self.enable_deflate(params),
+                        Ok(None) => {}
+                        // RFC 7692 §7.1: "the client MUST _Fail the
+                        // WebSocket Connection_".
+                        Err(error) => return self.fail_now(error, input.len()),
+                    }
+                }
                 self.subprotocol = response.protocol().map(ToString::to_string);
                 self.phase = Phase::JustAccepted(Box::new((head, parsed)));
                 self.on_open();
@@ -619,7 +756,21 @@ impl Connection {
         if !request.is_websocket() {
             return Err(UsageError::NotAnUpgrade);
         }
+        #[cfg(feature = "deflate")]
+        let agreed = self.config.deflate.as_ref().and_then(|config| {
+            let offers: alloc::vec::Vec<&str> = request.extensions().collect();
+            deflate::negotiate(config, offers.iter().copied())
+        });
+        #[cfg(feature = "deflate")]
+        let accept = match &agreed {
+            Some((_, element)) => accept.header("Sec-WebSocket-Extensions", element),
+            None => accept,
+        };
         write_accept(self.tx.buffer_mut(), &request, &accept)?;
+        #[cfg(feature = "deflate")]
+        if let Some((params, _)) = agreed {
+            self.enable_deflate(params);
+        }
         self.subprotocol = accept.chosen_protocol().map(ToString::to_string);
         self.phase = Phase::Open;
         self.on_open();
@@ -648,6 +799,20 @@ impl Connection {
     /// (same `kind`) until one with `fin` true. Text is checked as UTF-8 as
     /// far as it goes, and must end on a code point boundary with `fin`.
     pub fn send(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> Result<(), UsageError> {
+        self.send_with(kind, payload, fin, Compression::Auto)
+    }
+
+    /// [`send`](Self::send), choosing whether the message may be compressed
+    /// (with permessage-deflate agreed). The first frame of a message
+    /// decides for all of it (RFC 7692 §6: RSV1 is on the first frame
+    /// only); later fragments ignore `compression`.
+    pub fn send_with(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        compression: Compression,
+    ) -> Result<(), UsageError> {
         self.check_can_send()?;
         // RFC 6455 §5.4: one message at a time; continuations use opcode 0.
         let opcode = match (self.sending, kind) {
@@ -663,9 +828,7 @@ impl Connection {
                 return Err(UsageError::InvalidUtf8);
             }
         }
-        let mask = self.mask_key();
-        let limit = Some(self.config.max_buffered_output);
-        self.tx.queue_frame(opcode, fin, payload, mask, limit)?;
+        self.queue_data(opcode, payload, fin, compression)?;
         self.send_utf8 = utf8;
         self.sending = if fin { None } else { Some(kind) };
         Ok(())
@@ -697,9 +860,72 @@ impl Connection {
             MessageKind::Text => Opcode::Text,
             MessageKind::Binary => Opcode::Binary,
         };
+        self.queue_data(opcode, payload, true, Compression::Auto)
+    }
+
+    /// Queues one data frame, compressed when the message is (decided on
+    /// its first frame). Leaves everything unchanged on error.
+    fn queue_data(
+        &mut self,
+        opcode: Opcode,
+        payload: &[u8],
+        fin: bool,
+        compression: Compression,
+    ) -> Result<(), UsageError> {
+        let first = opcode != Opcode::Continuation;
+        let limit = self.config.max_buffered_output;
         let mask = self.mask_key();
-        let limit = Some(self.config.max_buffered_output);
-        self.tx.queue_frame(opcode, true, payload, mask, limit)
+        #[cfg(feature = "deflate")]
+        {
+            let compress = if first {
+                compression == Compression::Auto
+                    && self
+                        .deflate
+                        .as_ref()
+                        .and_then(|state| state.deflater.as_ref())
+                        .is_some_and(|deflater| deflater.wants(payload.len(), fin))
+            } else {
+                self.sending_compressed
+            };
+            if let Some(deflater) = self
+                .deflate
+                .as_mut()
+                .and_then(|state| state.deflater.as_mut())
+                .filter(|_| compress)
+            {
+                // Refuse for space before the stream is touched, or the
+                // peer's inflater and ours would disagree.
+                let worst = crate::frame::MAX_HEADER_LEN + Deflater::bound(payload.len());
+                if !self.tx.has_room(worst, limit) {
+                    return Err(UsageError::OutputFull);
+                }
+                let rsv = if first { crate::frame::RSV1 } else { 0 };
+                let data = deflater.compress(payload, fin);
+                self.tx
+                    .queue_frame_rsv(opcode, fin, rsv, data, mask, Some(limit))?;
+                self.sending_compressed = !fin;
+                return Ok(());
+            }
+        }
+        let _ = compression;
+        self.tx
+            .queue_frame(opcode, fin, payload, mask, Some(limit))?;
+        self.sending_compressed = false;
+        Ok(())
+    }
+
+    /// Turns permessage-deflate on with what was agreed.
+    #[cfg(feature = "deflate")]
+    fn enable_deflate(&mut self, params: DeflateParams) {
+        let Some(config) = &self.config.deflate else {
+            return;
+        };
+        self.rx.enable_compression(MAX_COMPRESSED_CHUNK);
+        self.deflate = Some(Box::new(DeflateState {
+            params,
+            deflater: Deflater::new(config, &params),
+            inflater: Inflater::new(&params),
+        }));
     }
 
     /// Sends a Ping (payload at most 125 bytes, §5.5).

@@ -64,6 +64,10 @@ pub enum ProtocolError {
     UnofferedExtension,
     /// A 1xx response other than 101 (the handshake cannot continue over it).
     UnexpectedInformational,
+    /// The server's `Sec-WebSocket-Extensions` answer to our
+    /// permessage-deflate offer breaks RFC 7692 §7 (an unknown, duplicated
+    /// or out-of-range parameter, one we did not allow, or two answers).
+    InvalidExtensionAnswer,
 
     // ---- Framing (§5.2) ----
     /// RSV1, RSV2 or RSV3 set with no extension that defines it.
@@ -96,8 +100,12 @@ pub enum ProtocolError {
     InvalidUtf8,
     /// A frame longer than `Config::max_frame_size` (1009).
     FrameTooLarge,
-    /// A message longer than `Config::max_message_size` (1009).
+    /// A message longer than `Config::max_message_size` (1009); for a
+    /// compressed message, its inflated size, checked while inflating.
     MessageTooLarge,
+    /// A compressed message (RSV1, RFC 7692) whose payload is not valid
+    /// DEFLATE data (1007).
+    InvalidCompressedData,
 
     // ---- Close frames (§5.5.1, §7.4) ----
     /// A Close frame with a one-byte body.
@@ -125,7 +133,7 @@ impl ProtocolError {
     pub fn close_code(self) -> CloseCode {
         use ProtocolError::*;
         match self {
-            InvalidUtf8 | InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            InvalidUtf8 | InvalidCloseReason | InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             FrameTooLarge | MessageTooLarge => CloseCode::TOO_BIG,
             // As Python's websockets does for a keepalive timeout.
             KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
@@ -176,6 +184,7 @@ impl ProtocolError {
             UnofferedSubprotocol => "server chose a subprotocol that was not offered",
             UnofferedExtension => "server accepted an extension that was not offered",
             UnexpectedInformational => "unexpected 1xx response",
+            InvalidExtensionAnswer => "invalid permessage-deflate answer",
             ReservedBits => "reserved bits set without a negotiated extension",
             ReservedOpcode => "reserved opcode",
             UnmaskedFrame => "client frame not masked",
@@ -189,6 +198,7 @@ impl ProtocolError {
             InvalidUtf8 => "text is not valid UTF-8",
             FrameTooLarge => "frame exceeds the size limit",
             MessageTooLarge => "message exceeds the size limit",
+            InvalidCompressedData => "compressed message is not valid DEFLATE data",
             CloseBodyTooShort => "close frame with a one-byte body",
             InvalidCloseCode(_) => "close code not allowed on the wire",
             InvalidCloseReason => "close reason is not valid UTF-8",

@@ -25,6 +25,8 @@ mod connection;
 pub mod entropy;
 pub mod error;
 mod event;
+#[cfg(feature = "deflate")]
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 #[cfg(feature = "std")]
@@ -46,12 +48,14 @@ pub use assemble::{Message, MessageAssembler};
 pub use close::CloseCode;
 pub use config::Config;
 #[cfg(feature = "alloc")]
-pub use connection::{Connection, Input, Role, State, Transmit};
+pub use connection::{Compression, Connection, Input, Role, State, Transmit};
 pub use entropy::Entropy;
 #[cfg(feature = "std")]
 pub use entropy::OsEntropy;
 pub use error::{ProtocolError, UsageError};
 pub use event::{Closed, Data, Event, MessageKind};
+#[cfg(feature = "deflate")]
+pub use extensions::deflate::{DeflateConfig, DeflateParams};
 pub use handshake::{accept_key, AcceptKey};
 #[cfg(feature = "alloc")]
 pub use handshake::{Accept, ClientRequest, Request, Response};

@@ -24,7 +24,7 @@
 use crate::config::Config;
 use crate::error::ProtocolError;
 use crate::event::MessageKind;
-use crate::frame::{FrameHeader, Opcode, Parsed, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{FrameHeader, Opcode, Parsed, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -32,12 +32,14 @@ use crate::utf8::Utf8Validator;
 /// connection can change state before it lends the bytes out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Item {
-    /// Data at `input[start..end]`, unmasked.
+    /// Data at `input[start..end]`, unmasked. `compressed`: raw DEFLATE
+    /// data of a compressed message (RFC 7692), not yet checked as text.
     Data {
         kind: MessageKind,
         start: usize,
         end: usize,
         fin: bool,
+        compressed: bool,
     },
     /// Data that is the code point completed across chunks:
     /// [`Receiver::carried`].
@@ -73,6 +75,11 @@ pub(crate) struct Receiver {
     expect_masked: bool,
     /// RSV bits a negotiated extension gives meaning to; none in RFC 6455.
     allowed_rsv: u8,
+    /// With permessage-deflate: the most payload bytes of a compressed
+    /// message handed out at once (bounds the inflater's staging).
+    compressed_chunk_limit: usize,
+    /// The message in progress is compressed (RSV1 on its first frame).
+    compressed: bool,
     header: [u8; MAX_HEADER_LEN],
     header_len: usize,
     frame: Option<InFrame>,
@@ -96,6 +103,8 @@ impl Receiver {
         Receiver {
             expect_masked,
             allowed_rsv: 0,
+            compressed_chunk_limit: usize::MAX,
+            compressed: false,
             header: [0; MAX_HEADER_LEN],
             header_len: 0,
             frame: None,
@@ -106,6 +115,14 @@ impl Receiver {
             control_len: 0,
             pending_error: None,
         }
+    }
+
+    /// permessage-deflate was agreed: RSV1 marks a compressed message
+    /// (RFC 7692 §6), whose payload is handed out `chunk_limit` bytes at a
+    /// time at most and is not checked as text here.
+    pub(crate) fn enable_compression(&mut self, chunk_limit: usize) {
+        self.allowed_rsv |= RSV1;
+        self.compressed_chunk_limit = chunk_limit.max(1);
     }
 
     /// Reads from `input` until one item is ready or the input is used up.
@@ -164,7 +181,8 @@ impl Receiver {
                 if !frame.fin {
                     continue;
                 }
-                if !self.utf8.is_complete() {
+                let compressed = self.compressed;
+                if !compressed && !self.utf8.is_complete() {
                     // RFC 6455 §5.6: "the whole message MUST contain valid
                     // UTF-8"; it ended inside a code point.
                     return (input.len(), Some(Err(ProtocolError::InvalidUtf8)));
@@ -175,11 +193,38 @@ impl Receiver {
                     start: pos,
                     end: pos,
                     fin: true,
+                    compressed,
                 };
                 return (pos, Some(Ok(data)));
             }
             if pos == input.len() {
                 return (pos, None);
+            }
+
+            if self.compressed {
+                // RFC 7692: the payload is DEFLATE data; the inflater checks
+                // the text it inflates to.
+                let take = remaining
+                    .min((input.len() - pos) as u64)
+                    .min(self.compressed_chunk_limit as u64) as usize;
+                let ends_message = frame.fin && take as u64 == remaining;
+                let start = pos;
+                pos += take;
+                if let Some(key) = frame.mask {
+                    apply_mask(&mut input[start..pos], key, frame.pos);
+                }
+                self.advance(frame, take);
+                if ends_message {
+                    self.end_message();
+                }
+                let data = Item::Data {
+                    kind,
+                    start,
+                    end: pos,
+                    fin: ends_message,
+                    compressed: true,
+                };
+                return (pos, Some(Ok(data)));
             }
 
             if kind == MessageKind::Text && !self.utf8.is_complete() {
@@ -246,6 +291,7 @@ impl Receiver {
                     start,
                     end: start + deliver,
                     fin: false,
+                    compressed: false,
                 };
                 return (input.len(), Some(Ok(data)));
             }
@@ -261,6 +307,7 @@ impl Receiver {
                 start,
                 end: start + deliver,
                 fin: ends_message,
+                compressed: false,
             };
             return (pos, Some(Ok(data)));
         }
@@ -289,6 +336,14 @@ impl Receiver {
         if header.rsv & !self.allowed_rsv != 0 {
             return Err(ProtocolError::ReservedBits);
         }
+        // RFC 7692 §6.1: RSV1 marks a compressed message on its first frame
+        // only; "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+        // control frames and non-first fragments of a data message", and a
+        // receiver fails the connection on one.
+        let rsv1 = header.rsv & RSV1 != 0;
+        if rsv1 && (header.opcode == Opcode::Continuation || header.opcode.is_control()) {
+            return Err(ProtocolError::ReservedBits);
+        }
         // RFC 6455 §5.1: "a server MUST close the connection upon receiving a
         // frame that is not masked" and "A client MUST close a connection if
         // it detects a masked frame."
@@ -308,6 +363,9 @@ impl Receiver {
                 (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
                 (Opcode::Text, None) => self.message = Some(MessageKind::Text),
                 (_, None) => self.message = Some(MessageKind::Binary),
+            }
+            if header.opcode != Opcode::Continuation {
+                self.compressed = rsv1;
             }
             // RFC 6455 §10.4: limits on frame size and total message size.
             if header.payload_len > config.max_frame_size {
@@ -341,6 +399,7 @@ impl Receiver {
     fn end_message(&mut self) {
         self.message = None;
         self.message_len = 0;
+        self.compressed = false;
     }
 
     /// Gathers header bytes: returns how many bytes of `input` it used, and

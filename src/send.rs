@@ -68,9 +68,28 @@ impl Sender {
         mask: Option<[u8; 4]>,
         limit: Option<usize>,
     ) -> Result<(), UsageError> {
+        self.queue_frame_rsv(opcode, fin, 0, payload, mask, limit)
+    }
+
+    /// Whether `frame_len` more bytes (header included) fit under `limit`.
+    pub(crate) fn has_room(&self, frame_len: usize, limit: usize) -> bool {
+        self.buffered().saturating_add(frame_len) <= limit
+    }
+
+    /// [`queue_frame`](Self::queue_frame) with RSV bits (RSV1 marks a
+    /// compressed message, RFC 7692 §6).
+    pub(crate) fn queue_frame_rsv(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        rsv: u8,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+        limit: Option<usize>,
+    ) -> Result<(), UsageError> {
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,

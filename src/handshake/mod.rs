@@ -62,3 +62,5 @@ pub(crate) use server::parse_request;
 pub(crate) use server::{parse_any_request, write_accept, ParsedRequest};
 #[cfg(feature = "alloc")]
 pub use server::{Accept, Request};
+#[cfg(feature = "deflate")]
+pub(crate) use tokens::{is_tchar as is_http_tchar, is_token as is_http_token};

@@ -1,0 +1,112 @@
+//! The sending half of permessage-deflate: one raw DEFLATE stream per
+//! connection, flushed at the end of every frame (RFC 7692 §7.2.1).
+//!
+//! Each frame's payload is compressed and sync-flushed, so the peer can
+//! inflate every frame as soon as it arrives (streaming works both ways).
+//! A sync flush ends with an empty stored block, `00 00 ff ff`; on the last
+//! frame of a message those four bytes are removed (§7.2.1: "Remove 4
+//! octets (that are 0x00 0x00 0xff 0xff) from the tail end"), and the
+//! receiver puts them back. Non-final frames keep theirs, which is the
+//! same deflate stream either way.
+//!
+//! The compressed bytes go to a scratch buffer the deflater keeps, so after
+//! the first messages sending allocates nothing.
+
+use alloc::vec::Vec;
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+use super::deflate::{DeflateConfig, DeflateParams};
+
+/// The empty stored block a sync flush ends with (RFC 7692 §7.2.1).
+pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+pub(crate) struct Deflater {
+    stream: Compress,
+    /// `local_no_context_takeover`: start each message from an empty window.
+    reset_each_message: bool,
+    min_size: usize,
+    scratch: Vec<u8>,
+}
+
+impl core::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("reset_each_message", &self.reset_each_message)
+            .field("min_size", &self.min_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deflater {
+    /// `None` when the agreed window is one zlib cannot compress with (8
+    /// bits): then every message goes out uncompressed.
+    pub(crate) fn new(config: &DeflateConfig, params: &DeflateParams) -> Option<Self> {
+        if !params.compresses() {
+            return None;
+        }
+        let level = Compression::new(u32::from(config.level()));
+        Some(Deflater {
+            stream: Compress::new_with_window_bits(level, false, params.local_max_window_bits),
+            reset_each_message: params.local_no_context_takeover,
+            min_size: config.min_compress_size,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Whether a message starting with this frame is worth compressing.
+    pub(crate) fn wants(&self, first_payload: usize, fin: bool) -> bool {
+        !fin || first_payload >= self.min_size
+    }
+
+    /// An upper bound on the compressed size of `n` bytes in one frame, so
+    /// a send can be refused for space before the stream is touched: stored
+    /// blocks cost 5 bytes per 16 KiB or more, plus the flush and slack for
+    /// bits carried over from the previous frame.
+    pub(crate) fn bound(n: usize) -> usize {
+        n + (n >> 10) + 64
+    }
+
+    /// Compresses one frame's payload of a compressed message; returns the
+    /// bytes to put in the frame.
+    pub(crate) fn compress(&mut self, payload: &[u8], fin: bool) -> &[u8] {
+        self.scratch.clear();
+        self.scratch.reserve(Self::bound(payload.len()));
+        let start_in = self.stream.total_in();
+        loop {
+            let consumed = (self.stream.total_in() - start_in) as usize;
+            let before_out = self.scratch.len();
+            let status = self.stream.compress_vec(
+                &payload[consumed..],
+                &mut self.scratch,
+                FlushCompress::Sync,
+            );
+            let all_in = (self.stream.total_in() - start_in) as usize == payload.len();
+            let room_left = self.scratch.len() < self.scratch.capacity();
+            // Done when all input is in and the flush had room to finish;
+            // errors cannot happen with a valid stream and a non-empty
+            // buffer, but must not loop for ever.
+            let stuck = self.scratch.len() == before_out && !matches!(status, Ok(Status::Ok));
+            if (all_in && room_left) || stuck {
+                break;
+            }
+            self.scratch.reserve(self.scratch.capacity().max(64));
+        }
+        if fin {
+            if self.scratch.ends_with(&TAIL) {
+                self.scratch.truncate(self.scratch.len() - TAIL.len());
+            }
+            if self.scratch.is_empty() {
+                // Nothing new since the last flush compresses to nothing,
+                // but the receiver appends 00 00 ff ff, which completes a
+                // stored block only after its header: send the header byte
+                // (an empty stored block, as RFC 7692 §7.2.3.6 shows).
+                self.scratch.push(0x00);
+            }
+            if self.reset_each_message {
+                self.stream.reset();
+            }
+        }
+        &self.scratch
+    }
+}

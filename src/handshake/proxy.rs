@@ -3,55 +3,7 @@
 //! the proxy's answer in any chunking, and say where the tunnel's bytes
 //! begin.
 //!
-//! ```
-//! use hybi::handshake::ProxyConnect;
-//! use hybi::ClientRequest;
-//!
-//! let request = ClientRequest::new("wss://example.com/chat").unwrap();
-//! let mut tunnel = ProxyConnect::for_request(&request).basic_auth("alice", "s3cret");
-//! let mut out = Vec::new();
-//! tunnel.write_request(&mut out).unwrap();
-//! assert!(out.starts_with(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"));
-//! // ... write `out` to the proxy, then feed what it answers:
-//! let answer = b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03";
-//! let input = tunnel.handle_input(answer).unwrap();
-//! assert!(input.established);
-//! // Bytes after the head already belong to the tunnel (TLS or the
-//! // server's 101): hand them to the next layer, never drop them.
-//! assert_eq!(&answer[input.consumed..], b"\x16\x03");
-//! ```
-//!
-//! Choices, and why:
-//!
-//! * The request target is authority-form `host:port` (RFC 9112 §3.2.3),
-//!   the port always written, an IPv6 literal in brackets. `Host` carries
-//!   the same authority, as curl sends it.
-//! * `Proxy-Authorization: Basic base64(user ":" password)` (RFC 9110
-//!   §11.7.2, RFC 7617) when credentials are set. A user name containing
-//!   `:` cannot be expressed in Basic and is refused
-//!   ([`UsageError::InvalidHeader`]), as are control characters.
-//! * Any 2xx establishes the tunnel (RFC 9110 §9.3.6: "Any 2xx (Successful)
-//!   response indicates that the sender (and all inbound proxies) will
-//!   switch to tunnel mode immediately after the response header section").
-//!   Its `Content-Length` and `Transfer-Encoding` are ignored, as the same
-//!   section requires.
-//! * Interim 1xx answers (say, a `100 Continue`) are skipped and the next
-//!   head read (RFC 9110 §15.2: "A client MUST be able to parse one or more
-//!   1xx responses received prior to a final response"). A 101 is not
-//!   interim here: switching protocols makes no sense for CONNECT, so it
-//!   fails like any other non-2xx final answer.
-//! * 407 is its own error, [`ProxyError::AuthenticationRequired`], so a
-//!   caller can ask the user for credentials and try again (RFC 9110
-//!   §11.7.1, §15.5.8). Every other status is [`ProxyError::Refused`] with
-//!   the code. The body of a refusal is not read: the connection is to be
-//!   closed.
-//! * The whole answer (interim heads included) is bounded by
-//!   `max_head_size` (default 16 KiB, the default
-//!   `Config::max_handshake_size`) and `max_headers` (default 64), with the
-//!   linear-time head reader the WebSocket handshake uses.
-//!
-//! Errors are sticky: once failed, every later call returns the same error.
-//! Nothing here panics on any input.
+//! The public type, [`ProxyConnect`], documents the choices made.
 
 use alloc::string::String;
 use alloc::vec;
@@ -66,7 +18,59 @@ use super::uri::valid_chars;
 use super::ClientRequest;
 use crate::error::UsageError;
 
-/// The CONNECT exchange with one proxy, for one target.
+/// The CONNECT exchange with one proxy, for one target (RFC 9110 §9.3.6),
+/// without I/O: it writes the request, reads the proxy's answer in any
+/// chunking, and says where the tunnel's bytes begin.
+///
+/// ```
+/// use hybi::handshake::ProxyConnect;
+/// use hybi::ClientRequest;
+///
+/// let request = ClientRequest::new("wss://example.com/chat").unwrap();
+/// let mut tunnel = ProxyConnect::for_request(&request).basic_auth("alice", "s3cret");
+/// let mut out = Vec::new();
+/// tunnel.write_request(&mut out).unwrap();
+/// assert!(out.starts_with(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"));
+/// // ... write `out` to the proxy, then feed what it answers:
+/// let answer = b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03";
+/// let input = tunnel.handle_input(answer).unwrap();
+/// assert!(input.established);
+/// // Bytes after the head already belong to the tunnel (TLS or the
+/// // server's 101): hand them to the next layer, never drop them.
+/// assert_eq!(&answer[input.consumed..], b"\x16\x03");
+/// ```
+///
+/// Choices, and why:
+///
+/// * The request target is authority-form `host:port` (RFC 9112 §3.2.3),
+///   the port always written, an IPv6 literal in brackets. `Host` carries
+///   the same authority, as curl sends it.
+/// * `Proxy-Authorization: Basic base64(user ":" password)` (RFC 9110
+///   §11.7.2, RFC 7617) when credentials are set. A user name containing
+///   `:` cannot be expressed in Basic and is refused
+///   ([`UsageError::InvalidHeader`]), as are control characters.
+/// * Any 2xx establishes the tunnel (RFC 9110 §9.3.6: "Any 2xx (Successful)
+///   response indicates that the sender (and all inbound proxies) will
+///   switch to tunnel mode immediately after the response header section").
+///   Its `Content-Length` and `Transfer-Encoding` are ignored, as the same
+///   section requires.
+/// * Interim 1xx answers (say, a `100 Continue`) are skipped and the next
+///   head read (RFC 9110 §15.2: "A client MUST be able to parse one or more
+///   1xx responses received prior to a final response"). A 101 is not
+///   interim here: switching protocols makes no sense for CONNECT, so it
+///   fails like any other non-2xx final answer.
+/// * 407 is its own error, [`ProxyError::AuthenticationRequired`], so a
+///   caller can ask the user for credentials and try again (RFC 9110
+///   §11.7.1, §15.5.8). Every other status is [`ProxyError::Refused`] with
+///   the code. The body of a refusal is not read: the connection is to be
+///   closed.
+/// * The whole answer (interim heads included) is bounded by
+///   `max_head_size` (default 16 KiB, the default
+///   `Config::max_handshake_size`) and `max_headers` (default 64), with the
+///   linear-time head reader the WebSocket handshake uses.
+///
+/// Errors are sticky: once failed, every later call returns the same error.
+/// Nothing here panics on any input.
 #[derive(Debug, Clone)]
 pub struct ProxyConnect {
     /// `host:port`, an IPv6 literal in brackets: the request target and the

@@ -3,36 +3,8 @@
 //! tunnel over a stream. The exchange itself is the sans-IO
 //! [`ProxyConnect`]; this module only moves its bytes.
 //!
-//! Choices, and why:
-//!
-//! * Only `http://` proxies: the CONNECT request travels in clear to the
-//!   proxy, and TLS to a `wss://` server runs inside the tunnel. An
-//!   `https://` proxy (TLS to the proxy itself) or a `socks5://` one is
-//!   refused with [`UsageError::UnsupportedProxyScheme`], never silently
-//!   bypassed. A URL without a scheme (`proxy:3128`, common in the
-//!   environment) is `http://`. A missing port is 80, the `http` default
-//!   (curl assumes 1080 instead).
-//! * The environment, as curl and most HTTP clients read it: for `wss://`
-//!   `https_proxy`, then `HTTPS_PROXY`; for `ws://` `http_proxy`, then
-//!   `HTTP_PROXY`, except that `HTTP_PROXY` is ignored when
-//!   `REQUEST_METHOD` is set: in a CGI program it comes from the client's
-//!   `Proxy:` header ("httpoxy"), as Go's `net/http` also guards.
-//!   `ALL_PROXY` is not honoured: it usually names a SOCKS proxy, which
-//!   would make every `connect` fail.
-//! * `no_proxy`, then `NO_PROXY`: comma-separated entries, case-insensitive,
-//!   spaces ignored. `*` alone bypasses the proxy for every host. A name
-//!   matches itself and its subdomains (`example.com` and `.example.com`
-//!   and `*.example.com` all match `example.com` and `a.example.com`, not
-//!   `badexample.com`). An IP literal (IPv6 with or without brackets)
-//!   matches that address only; CIDR ranges are not supported. An entry may
-//!   end in `:port`, and then applies to that port only.
-//! * Plain `connect(url)` honours the environment, as curl does, so a
-//!   program behind a corporate proxy works without code changes. Requests
-//!   to `localhost`, `*.localhost` and loopback addresses never use the
-//!   environment's proxy (Go's rule): a proxy cannot reach the client's own
-//!   loopback. An explicit [`Proxy`] is used for every host.
-//! * No timeout is applied to the CONNECT exchange, as none is to the rest
-//!   of `connect`.
+//! The rules (schemes, environment variables, `NO_PROXY`) are documented
+//! on [`Proxy`], where users of the crate read them.
 
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
@@ -46,6 +18,44 @@ use crate::handshake::{ClientRequest, ProxyConnect};
 
 /// An HTTP proxy to tunnel through with CONNECT (RFC 9110 §9.3.6), and the
 /// credentials it wants, if any.
+///
+/// Choices, and why:
+///
+/// * Only `http://` proxies: the CONNECT request travels in clear to the
+///   proxy, and TLS to a `wss://` server runs inside the tunnel. An
+///   `https://` proxy (TLS to the proxy itself) or a `socks5://` one is
+///   refused with [`UsageError::UnsupportedProxyScheme`], never silently
+///   bypassed. A URL without a scheme (`proxy:3128`, common in the
+///   environment) is `http://`. A missing port is 80, the `http` default
+///   (curl assumes 1080 instead).
+/// * The environment, as curl and most HTTP clients read it: for `wss://`
+///   `https_proxy`, then `HTTPS_PROXY`; for `ws://` `http_proxy`, then
+///   `HTTP_PROXY`, except that `HTTP_PROXY` is ignored when
+///   `REQUEST_METHOD` is set: in a CGI program it comes from the client's
+///   `Proxy:` header ("httpoxy"), as Go's `net/http` also guards.
+///   `ALL_PROXY` is not honoured: it usually names a SOCKS proxy, which
+///   would make every `connect` fail.
+/// * `no_proxy`, then `NO_PROXY`: comma-separated entries, case-insensitive,
+///   spaces ignored. `*` alone bypasses the proxy for every host. A name
+///   matches itself and its subdomains (`example.com` and `.example.com`
+///   and `*.example.com` all match `example.com` and `a.example.com`, not
+///   `badexample.com`). An IP literal (IPv6 with or without brackets)
+///   matches that address only; CIDR ranges are not supported. An entry may
+///   end in `:port`, and then applies to that port only.
+/// * Plain `connect(url)` honours the environment, as curl does, so a
+///   program behind a corporate proxy works without code changes. Requests
+///   to `localhost`, `*.localhost` and loopback addresses never use the
+///   environment's proxy (Go's rule): a proxy cannot reach the client's own
+///   loopback. An explicit [`Proxy`] is used for every host.
+/// * For `wss://`: CONNECT first, then TLS inside the tunnel, verified
+///   against the target's name; the WebSocket request's `Host` is the
+///   target, never the proxy. Bytes the proxy sends after its 2xx are the
+///   target's: for `ws://` they go to the WebSocket handshake; for `wss://`
+///   they are refused (`InvalidData`), since a TLS server never speaks
+///   before the client's hello.
+/// * No timeout is applied to the CONNECT exchange, as none is to the rest
+///   of `connect`.
+/// * `Debug` shows the user name, never the password.
 ///
 /// ```
 /// use hybi::io::Proxy;
@@ -146,7 +156,7 @@ impl Proxy {
     }
 
     /// The proxy the process environment names for `request`, `None` for
-    /// a direct connection: see the [module rules](self) for which
+    /// a direct connection: see the [type's rules](Proxy) for which
     /// variables are read. A value that is not a valid proxy URL is an
     /// error rather than a silent direct connection.
     pub fn from_env(request: &ClientRequest) -> Result<Option<Self>, UsageError> {

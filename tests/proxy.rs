@@ -789,6 +789,10 @@ fn no_proxy_rules() {
     assert!(!proxied("wss://[2001:db8::1]:8443/", "[2001:db8::1]:8443"));
     assert!(proxied("wss://[2001:db8::1]/", "[2001:db8::1]:8443"));
     assert!(proxied("wss://[2001:db8::2]/", "2001:db8::1"));
+    // Entries that are no host at all are skipped, without panicking.
+    for odd in ["ämple.com", "example.com:x", "[::1", ":", ".", "*.", "ü"] {
+        assert!(proxied("wss://example.com/", odd), "{odd}");
+    }
     // Lower case no_proxy first.
     let vars = [
         ("HTTPS_PROXY", "p:1"),

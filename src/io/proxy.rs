@@ -281,15 +281,20 @@ fn is_loopback(host: &str) -> bool {
     }
 }
 
-/// Whether `name` ends with `.suffix`, ASCII case-insensitively.
+/// Whether `name` ends with `.suffix`, ASCII case-insensitively. Compared
+/// as bytes, so no character boundary can be missed.
 fn ends_with_label(name: &str, suffix: &str) -> bool {
-    name.len() > suffix.len()
-        && name.is_char_boundary(name.len() - suffix.len() - 1)
-        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-        && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+    let (name, suffix) = (name.as_bytes(), suffix.as_bytes());
+    let Some(dot) = name.len().checked_sub(suffix.len() + 1) else {
+        return false;
+    };
+    name.get(dot) == Some(&b'.')
+        && name
+            .get(dot + 1..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
 }
 
-/// Whether a `NO_PROXY` list exempts `host:port` (rules in the module doc).
+/// Whether a `NO_PROXY` list exempts `host:port` (rules on [`Proxy`]).
 fn bypasses(list: &str, host: &str, port: u16) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
     let host_ip = host.parse::<IpAddr>().ok();

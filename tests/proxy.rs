@@ -167,13 +167,22 @@ fn copy(mut from: TcpStream, mut to: TcpStream) {
 /// A WebSocket echo server for one connection: the Host header of the
 /// upgrade request it accepted.
 fn echo_server() -> (u16, JoinHandle<String>) {
+    serve_echo(|tcp| tcp)
+}
+
+/// An echo server for one connection over `wrap(tcp)` (TLS, or nothing).
+fn serve_echo<S, W>(wrap: W) -> (u16, JoinHandle<String>)
+where
+    S: Read + Write,
+    W: FnOnce(TcpStream) -> S + Send + 'static,
+{
     let (listener, port) = listener();
     let handle = thread::spawn(move || {
-        let Some(stream) = accept_one(&listener) else {
+        let Some(tcp) = accept_one(&listener) else {
             return String::new();
         };
         let mut host = String::new();
-        let mut ws = WebSocket::accept_with(stream, Config::default(), |request| {
+        let mut ws = WebSocket::accept_with(wrap(tcp), Config::default(), |request| {
             host = request.host().to_string();
             Decision::accept()
         })
@@ -436,11 +445,10 @@ mod tokio_client {
         assert_eq!(host, format!("127.0.0.1:{server_port}"));
     }
 
-    #[tokio::test]
-    async fn tokio_407_and_early_bytes() {
-        let (proxy_port, proxy) = start_proxy(Mode::Tunnel {
-            auth: Some(USER_PASS),
-        });
+    /// The error of an async connect to ws://example.test/ through a proxy
+    /// in `mode`, once the proxy's thread has ended.
+    async fn async_error(mode: Mode) -> Error {
+        let (proxy_port, proxy) = start_proxy(mode);
         let request = ClientRequest::new("ws://example.test/").unwrap();
         let via = proxy_at(proxy_port);
         let connect = hybi::io::connect_async_with_proxy(request, Config::default(), Some(&via));
@@ -448,31 +456,34 @@ mod tokio_client {
             .await
             .unwrap()
             .unwrap_err();
+        tokio::task::spawn_blocking(move || proxy.join().unwrap())
+            .await
+            .unwrap();
+        error
+    }
+
+    #[tokio::test]
+    async fn tokio_407_without_credentials() {
+        let error = async_error(Mode::Tunnel {
+            auth: Some(USER_PASS),
+        })
+        .await;
         assert!(matches!(
             error,
             Error::Proxy(ProxyError::AuthenticationRequired)
         ));
-        tokio::task::spawn_blocking(move || proxy.join().unwrap())
-            .await
-            .unwrap();
+    }
 
-        let (proxy_port, proxy) = start_proxy(Mode::Answer(
+    #[tokio::test]
+    async fn tokio_bytes_after_the_200_reach_the_websocket_handshake() {
+        let error = async_error(Mode::Answer(
             b"HTTP/1.1 200 OK\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-        ));
-        let request = ClientRequest::new("ws://example.test/").unwrap();
-        let via = proxy_at(proxy_port);
-        let connect = hybi::io::connect_async_with_proxy(request, Config::default(), Some(&via));
-        let error = tokio::time::timeout(TIMEOUT, connect)
-            .await
-            .unwrap()
-            .unwrap_err();
+        ))
+        .await;
         assert!(
             matches!(&error, Error::Rejected(r) if r.status == 404),
             "{error:?}"
         );
-        tokio::task::spawn_blocking(move || proxy.join().unwrap())
-            .await
-            .unwrap();
     }
 }
 
@@ -482,54 +493,17 @@ mod tokio_client {
 mod tls {
     use std::sync::Arc;
 
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    use rustls::{ClientConfig, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+    use rustls::{ClientConfig, ServerConnection, StreamOwned};
 
     use super::*;
+    use crate::common::certificate;
 
-    /// A self-signed certificate for 127.0.0.1, the server's configuration
-    /// and a client's that trusts only it (as in tests/io_tls.rs).
-    fn certificate() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-        let cert: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.clone()], key)
-            .unwrap();
-        let mut roots = RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        (Arc::new(server), Arc::new(client))
-    }
-
-    /// A TLS WebSocket echo server for one connection: the Host it saw.
+    /// A TLS WebSocket echo server for one connection: its port, the Host
+    /// it saw, and a client configuration that trusts it.
     pub(super) fn tls_echo_server() -> (u16, JoinHandle<String>, Arc<ClientConfig>) {
-        let (server_config, client_config) = certificate();
-        let (listener, port) = listener();
-        let handle = thread::spawn(move || {
-            let Some(tcp) = accept_one(&listener) else {
-                return String::new();
-            };
-            let session = ServerConnection::new(server_config).unwrap();
-            let mut host = String::new();
-            let stream = StreamOwned::new(session, tcp);
-            let mut ws = WebSocket::accept_with(stream, Config::default(), |request| {
-                host = request.host().to_string();
-                Decision::accept()
-            })
-            .unwrap();
-            echo(&mut ws);
-            host
+        let (server_config, client_config) = certificate(&["127.0.0.1"]);
+        let (port, handle) = serve_echo(move |tcp| {
+            StreamOwned::new(ServerConnection::new(server_config).unwrap(), tcp)
         });
         (port, handle, client_config)
     }
@@ -562,7 +536,7 @@ mod tls {
     #[test]
     fn bytes_after_the_200_before_tls_are_refused() {
         let (proxy_port, proxy) = start_proxy(Mode::Answer(b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"));
-        let (_, client_config) = certificate();
+        let (_, client_config) = certificate(&["127.0.0.1"]);
         let request = ClientRequest::new("wss://127.0.0.1:9/").unwrap();
         let error = hybi::io::connect_with_tls_proxy(
             request,

@@ -55,7 +55,11 @@ use crate::handshake::{ClientRequest, ProxyConnect};
 ///   before the client's hello.
 /// * No timeout is applied to the CONNECT exchange, as none is to the rest
 ///   of `connect`.
-/// * `Debug` shows the user name, never the password.
+/// * `Debug` shows the user name, never the password. On the wire, Basic
+///   credentials to an `http://` proxy travel in clear (RFC 7617 §4): use
+///   them only on a network you trust.
+/// * The environment's credentials come from the URL's userinfo
+///   (`http://user:password@proxy:3128`), percent-decoded.
 ///
 /// ```
 /// use hybi::io::Proxy;

@@ -246,6 +246,11 @@ pub enum UsageError {
     InvalidUri,
     /// `reject` with a status outside 200..=599, or a 101.
     InvalidStatus,
+    /// A proxy URL that is not `[http://][user[:password]@]host[:port][/]`.
+    InvalidProxyUrl,
+    /// A proxy URL with a scheme other than `http` (`https://`, `socks5://`):
+    /// only HTTP CONNECT proxies reached over plain TCP are supported.
+    UnsupportedProxyScheme,
     /// A control frame payload (ping, pong, close reason plus code) over 125
     /// bytes (§5.5).
     ControlPayloadTooLong,
@@ -275,6 +280,8 @@ impl UsageError {
             InvalidToken => "invalid token",
             InvalidUri => "not a valid ws:// or wss:// URI",
             InvalidStatus => "invalid HTTP status for a rejection",
+            InvalidProxyUrl => "not a valid http:// proxy URL",
+            UnsupportedProxyScheme => "only http:// proxies are supported",
             ControlPayloadTooLong => "control frame payload over 125 bytes",
             InvalidCloseCode => "close code may not be sent",
             MessageInProgress => "a fragmented message is in progress",

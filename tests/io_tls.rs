@@ -4,6 +4,8 @@
 //! default roots refuse, and a port nobody listens on. Every server thread
 //! serves a fixed number of connections and ends by itself.
 
+mod common;
+
 use std::net::TcpListener;
 use std::thread;
 use std::time::Duration;
@@ -151,38 +153,11 @@ mod tls {
     use std::net::TcpStream;
     use std::sync::Arc;
 
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    use rustls::{ClientConfig, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+    use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
     use super::*;
 
-    /// A self-signed certificate for `names` and the two configurations
-    /// that use it: the server's, and a client's that trusts only it.
-    pub(crate) fn certificate(names: &[&str]) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let certified = rcgen::generate_simple_self_signed(names).unwrap();
-        let cert: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-
-        let server = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.clone()], key)
-            .unwrap();
-
-        let mut roots = RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        (Arc::new(server), Arc::new(client))
-    }
+    pub(crate) use crate::common::certificate;
 
     /// A TLS WebSocket echo server for one connection: the echo's close
     /// frame, or the error that ended it (a client refusing the certificate

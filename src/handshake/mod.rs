@@ -19,6 +19,9 @@
 //!   (§3) and writes the request; `parse_response` checks the 101 answer
 //!   against what was offered; [`Response`] is the borrowed view of it (or of
 //!   a rejection).
+//! * Before all of it, through an HTTP proxy: [`ProxyConnect`] writes the
+//!   `CONNECT` request and reads the proxy's answer (RFC 9110 §9.3.6),
+//!   keeping the bytes after it for the layer above.
 //!
 //! Offsets (not references) are stored in `ParsedRequest`/`ParsedResponse`
 //! so a connection can own the head bytes and the parse result side by side
@@ -34,6 +37,8 @@ mod tokens;
 mod client;
 #[cfg(feature = "alloc")]
 mod head;
+#[cfg(feature = "alloc")]
+mod proxy;
 #[cfg(feature = "alloc")]
 mod reject;
 #[cfg(feature = "alloc")]
@@ -54,6 +59,8 @@ pub(crate) use client::{parse_response, ParsedResponse};
 pub use client::{ClientRequest, Response};
 #[cfg(feature = "alloc")]
 pub(crate) use head::{reserve_within, HeadReader};
+#[cfg(feature = "alloc")]
+pub use proxy::{ProxyConnect, ProxyError, ProxyInput};
 #[cfg(feature = "alloc")]
 pub(crate) use reject::{write_error_response, write_reject};
 #[cfg(test)]

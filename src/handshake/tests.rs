@@ -8,6 +8,7 @@ use crate::error::ProtocolError;
 
 mod client;
 mod props;
+mod proxy;
 mod reject;
 mod server;
 mod uri;

@@ -167,7 +167,7 @@ fn parse_port(p: &str) -> Result<u16, UsageError> {
 /// well-formed percent-encodings and the bytes in `extra`. Everything else
 /// (spaces, controls, non-ASCII, '#', '[', ...) must be percent-encoded by
 /// the caller, so nothing can break out of the request line.
-fn valid_chars(s: &str, extra: &[u8]) -> bool {
+pub(super) fn valid_chars(s: &str, extra: &[u8]) -> bool {
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
         let ok = match b {

@@ -94,7 +94,20 @@ impl<S: Read + Write> WebSocket<S> {
     /// A refusal is [`Error::Rejected`] with the server's status, headers
     /// and body.
     pub fn connect(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
+        Self::connect_after(request, stream, config, &[])
+    }
+
+    /// [`connect`](Self::connect) with `early` bytes of the server's
+    /// answer already read from `stream` (a proxy may send them right after
+    /// its own answer).
+    pub(crate) fn connect_after(
+        request: ClientRequest,
+        stream: S,
+        config: Config,
+        early: &[u8],
+    ) -> Result<Self, Error> {
         let mut ws = Self::client(request, stream, config)?;
+        ws.input.push(early)?;
         ws.handshake(|_| Decision::accept())?;
         Ok(ws)
     }

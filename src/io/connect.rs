@@ -22,8 +22,9 @@
 //! For subprotocols, an `Origin`, extra headers or a non-default
 //! [`Config`], build a [`ClientRequest`] and call [`connect_with`]; for a
 //! private CA, a client certificate or ALPN settings, pass a
-//! `rustls::ClientConfig` to [`connect_with_tls`]. To dial through a proxy,
-//! apply socket options before the handshake, or bring another TLS library,
+//! `rustls::ClientConfig` to [`connect_with_tls`]. An HTTP proxy is taken
+//! from the environment, or given with [`connect_with_proxy`]. To apply
+//! socket options before the handshake, or bring another TLS library,
 //! open the stream yourself and call
 //! [`WebSocket::connect`](super::blocking::WebSocket::connect).
 //!
@@ -42,7 +43,12 @@ use std::sync::Arc;
 #[cfg(feature = "rustls")]
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use std::vec::Vec;
+
 use super::blocking::WebSocket;
+#[cfg(feature = "rustls")]
+use super::proxy::early_tls_data;
+use super::proxy::{tunnel, Proxy};
 use super::Error;
 use crate::config::Config;
 use crate::handshake::ClientRequest;
@@ -125,7 +131,9 @@ impl Write for MaybeTlsStream {
 }
 
 /// Connects to a `ws://` or `wss://` URI with the default [`Config`] and,
-/// for `wss://`, the Mozilla root store (feature `rustls`).
+/// for `wss://`, the Mozilla root store (feature `rustls`), through the
+/// proxy the environment names, if any (`https_proxy` for `wss://`,
+/// `http_proxy` for `ws://`, `no_proxy`: see [`Proxy`]).
 ///
 /// Fails with [`Error::Usage`] for an invalid URI, [`Error::Io`] when the
 /// TCP or TLS connection fails (a rejected certificate is an `InvalidData`
@@ -147,6 +155,8 @@ pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
 
 /// Connects with a prepared request (subprotocols, headers, origin) and
 /// configuration; `wss://` uses the Mozilla root store (feature `rustls`).
+/// Goes through the proxy the environment names, if any
+/// ([`Proxy::from_env`]).
 ///
 /// Without the `rustls` feature a `wss://` request fails with an
 /// [`Error::Io`] of kind `Unsupported`, before any connection is opened.
@@ -154,19 +164,51 @@ pub fn connect_with(
     request: ClientRequest,
     config: Config,
 ) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let proxy = Proxy::from_env(&request)?;
+    connect_with_proxy(request, config, proxy.as_ref())
+}
+
+/// Connects like [`connect_with`] through `proxy` (an HTTP CONNECT tunnel,
+/// RFC 9110 §9.3.6), or directly with `None`; the environment is not read.
+///
+/// A proxy that refuses the tunnel fails with [`Error::Proxy`]
+/// ([`ProxyError::AuthenticationRequired`](crate::handshake::ProxyError)
+/// for a 407). For `wss://`, TLS runs inside the tunnel and is verified
+/// against the target's host, and the WebSocket request names the target,
+/// never the proxy.
+///
+/// ```no_run
+/// # fn main() -> Result<(), hybi::io::Error> {
+/// let proxy = hybi::io::Proxy::new("http://user:password@proxy.example:3128")?;
+/// let request = hybi::ClientRequest::new("ws://chat.example/room")?;
+/// let ws = hybi::io::connect_with_proxy(request, hybi::Config::default(), Some(&proxy))?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn connect_with_proxy(
+    request: ClientRequest,
+    config: Config,
+    proxy: Option<&Proxy>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
     if request.is_secure() {
         #[cfg(feature = "rustls")]
-        return connect_with_tls(request, config, super::tls::default_client_config()?);
+        return connect_with_tls_proxy(
+            request,
+            config,
+            super::tls::default_client_config()?,
+            proxy,
+        );
         #[cfg(not(feature = "rustls"))]
         return Err(wss_unsupported());
     }
-    let tcp = tcp_connect(&request)?;
-    WebSocket::connect(request, MaybeTlsStream::Plain(tcp), config)
+    let (tcp, early) = open(&request, &config, proxy)?;
+    WebSocket::connect_after(request, MaybeTlsStream::Plain(tcp), config, &early)
 }
 
 /// Connects like [`connect_with`], verifying a `wss://` server with `tls`
 /// instead of the default configuration: a private root store, client
-/// certificates, pinned protocol versions (feature `rustls`).
+/// certificates, pinned protocol versions (feature `rustls`). Goes through
+/// the proxy the environment names, if any.
 ///
 /// `tls` must not offer an ALPN protocol other than `http/1.1`: the
 /// handshake is HTTP/1.1. A `ws://` request ignores `tls`.
@@ -180,9 +222,25 @@ pub fn connect_with_tls(
     config: Config,
     tls: Arc<ClientConfig>,
 ) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let mut tcp = tcp_connect(&request)?;
+    let proxy = Proxy::from_env(&request)?;
+    connect_with_tls_proxy(request, config, tls, proxy.as_ref())
+}
+
+/// [`connect_with_tls`] through `proxy`, or directly with `None`, without
+/// reading the environment (see [`connect_with_proxy`]).
+#[cfg(feature = "rustls")]
+pub fn connect_with_tls_proxy(
+    request: ClientRequest,
+    config: Config,
+    tls: Arc<ClientConfig>,
+    proxy: Option<&Proxy>,
+) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    let (mut tcp, early) = open(&request, &config, proxy)?;
     if !request.is_secure() {
-        return WebSocket::connect(request, MaybeTlsStream::Plain(tcp), config);
+        return WebSocket::connect_after(request, MaybeTlsStream::Plain(tcp), config, &early);
+    }
+    if !early.is_empty() {
+        return Err(early_tls_data());
     }
     let name = super::tls::server_name(request.host())?;
     let mut session =
@@ -199,15 +257,33 @@ pub fn connect_with_tls(
     WebSocket::connect(request, stream, config)
 }
 
-/// Opens the TCP connection to the request's host and port: every address
-/// the name resolves to is tried in order, and the last failure is returned
-/// (`ConnectionRefused` when nothing listens). Nagle's algorithm is turned
-/// off because WebSocket writes whole frames that should leave at once; a
-/// small message would otherwise wait for the previous one's ACK.
-fn tcp_connect(request: &ClientRequest) -> Result<TcpStream, Error> {
-    // `host()` has no brackets around an IPv6 literal, which is the form
+/// Opens the TCP connection to the request's host, or to `proxy` and then
+/// the tunnel through it; also returns the bytes the proxy sent after its
+/// answer, which are the target's.
+fn open(
+    request: &ClientRequest,
+    config: &Config,
+    proxy: Option<&Proxy>,
+) -> Result<(TcpStream, Vec<u8>), Error> {
+    match proxy {
+        None => Ok((tcp_connect(request.host(), request.port())?, Vec::new())),
+        Some(proxy) => {
+            let mut tcp = tcp_connect(proxy.host(), proxy.port())?;
+            let early = tunnel(&mut tcp, proxy, request, config)?;
+            Ok((tcp, early))
+        }
+    }
+}
+
+/// Opens a TCP connection: every address the name resolves to is tried in
+/// order, and the last failure is returned (`ConnectionRefused` when
+/// nothing listens). Nagle's algorithm is turned off because WebSocket
+/// writes whole frames that should leave at once; a small message would
+/// otherwise wait for the previous one's ACK.
+fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    // Hosts have no brackets around an IPv6 literal, which is the form
     // ToSocketAddrs parses.
-    let tcp = TcpStream::connect((request.host(), request.port()))?;
+    let tcp = TcpStream::connect((host, port))?;
     tcp.set_nodelay(true)?;
     Ok(tcp)
 }

@@ -123,6 +123,18 @@ impl ReadBuffer {
         Ok(&mut self.buf[self.end..])
     }
 
+    /// Appends bytes that arrived by another way (those a proxy sent after
+    /// its answer), to be consumed before anything read later.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let spare = self.spare()?;
+        let room = spare
+            .get_mut(..bytes.len())
+            .ok_or(Error::Usage(UsageError::OutputFull))?;
+        room.copy_from_slice(bytes);
+        self.filled(bytes.len());
+        Ok(())
+    }
+
     /// `n` bytes were read into [`spare`](Self::spare).
     pub(crate) fn filled(&mut self, n: usize) {
         self.end += n;

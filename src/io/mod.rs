@@ -13,6 +13,9 @@
 //! | [`connect()`] | `std`, `rustls` for `wss://` | opens the TCP (and TLS) connection itself: [`MaybeTlsStream`] |
 //! | [`connect_async()`] | `tokio`, `tokio-rustls` for `wss://` | the same, async: [`AsyncMaybeTlsStream`] |
 //!
+//! Both `connect` families go through an HTTP proxy when one is configured,
+//! explicitly ([`connect_with_proxy`]) or in the environment: see [`Proxy`].
+//!
 //! The types here are shared by every adapter.
 
 use alloc::boxed::Box;
@@ -22,11 +25,12 @@ use core::fmt;
 
 use crate::close::CloseCode;
 use crate::error::{ProtocolError, UsageError};
-use crate::handshake::Response;
+use crate::handshake::{ProxyError, Response};
 
 pub mod blocking;
 mod connect;
 mod driver;
+mod proxy;
 #[cfg(feature = "rustls")]
 mod tls;
 #[cfg(feature = "tokio")]
@@ -34,13 +38,16 @@ pub mod tokio;
 #[cfg(feature = "tokio")]
 mod tokio_connect;
 
+pub use connect::{connect, connect_with, connect_with_proxy, MaybeTlsStream};
 #[cfg(feature = "rustls")]
-pub use connect::connect_with_tls;
-pub use connect::{connect, connect_with, MaybeTlsStream};
-#[cfg(feature = "tokio-rustls")]
-pub use tokio_connect::connect_async_with_tls;
+pub use connect::{connect_with_tls, connect_with_tls_proxy};
+pub use proxy::Proxy;
 #[cfg(feature = "tokio")]
-pub use tokio_connect::{connect_async, connect_async_with, AsyncMaybeTlsStream};
+pub use tokio_connect::{
+    connect_async, connect_async_with, connect_async_with_proxy, AsyncMaybeTlsStream,
+};
+#[cfg(feature = "tokio-rustls")]
+pub use tokio_connect::{connect_async_with_tls, connect_async_with_tls_proxy};
 
 /// A whole message, owned: what an adapter's `read` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +176,9 @@ pub enum Error {
     Usage(UsageError),
     /// Client: the server refused the upgrade.
     Rejected(Box<Rejection>),
+    /// Client: the HTTP proxy did not open the tunnel (407 when it wants
+    /// credentials, [`ProxyError::Refused`] with its status otherwise).
+    Proxy(ProxyError),
     /// The connection ended before the handshake completed (the peer went
     /// away, or the server's hook rejected the request).
     Closed,
@@ -193,6 +203,7 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Usage(e) => write!(f, "usage error: {e}"),
             Error::Rejected(r) => write!(f, "upgrade refused with HTTP {}", r.status),
+            Error::Proxy(e) => write!(f, "proxy error: {e}"),
             Error::Closed => f.write_str("connection closed during the handshake"),
         }
     }
@@ -204,6 +215,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Usage(e) => Some(e),
+            Error::Proxy(e) => Some(e),
             _ => None,
         }
     }
@@ -212,6 +224,12 @@ impl std::error::Error for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Self {
+        Error::Proxy(e)
     }
 }
 

@@ -129,9 +129,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// TLS, a proxy tunnel). A refusal is [`Error::Rejected`] with the
     /// server's status, headers and body.
     pub async fn connect(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
+        Self::connect_after(request, stream, config, &[]).await
+    }
+
+    /// [`connect`](Self::connect) with `early` bytes of the server's
+    /// answer already read from `stream` (a proxy may send them right after
+    /// its own answer).
+    pub(crate) async fn connect_after(
+        request: ClientRequest,
+        stream: S,
+        config: Config,
+        early: &[u8],
+    ) -> Result<Self, Error> {
         let limit = config.max_buffered_output;
         let conn = Connection::client(config, request, OsEntropy::new(), Instant::ZERO)?;
         let mut ws = Self::new(conn, stream, limit);
+        ws.inner.input.push(early)?;
         poll_fn(|cx| ws.inner.poll_handshake(cx, &mut |_| Decision::accept())).await?;
         Ok(ws)
     }

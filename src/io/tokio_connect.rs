@@ -13,8 +13,9 @@
 //!
 //! They mirror the blocking [`connect`](super::connect()),
 //! [`connect_with`](super::connect_with) and `connect_with_tls`: the same
-//! URI rules, the same default root store, the same errors. To dial through
-//! a proxy or bring another TLS library, open the stream yourself and call
+//! URI rules, the same default root store, the same proxy rules (see
+//! [`Proxy`]), the same errors. To bring another TLS library, open the
+//! stream yourself and call
 //! [`WebSocketStream::connect`](super::tokio::WebSocketStream::connect).
 //!
 //! No timeout is applied; wrap the call in `tokio::time::timeout` to bound
@@ -29,11 +30,16 @@ use std::boxed::Box;
 #[cfg(feature = "tokio-rustls")]
 use std::sync::Arc;
 
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::vec::Vec;
+
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use ::tokio::net::TcpStream;
 #[cfg(feature = "tokio-rustls")]
 use tokio_rustls::{client::TlsStream, rustls::ClientConfig, TlsConnector};
 
+#[cfg(feature = "tokio-rustls")]
+use super::proxy::early_tls_data;
+use super::proxy::{proxy_eof, Proxy, READ_CHUNK};
 use super::tokio::WebSocketStream;
 use super::Error;
 use crate::config::Config;
@@ -133,7 +139,8 @@ impl AsyncWrite for AsyncMaybeTlsStream {
 }
 
 /// Connects to a `ws://` or `wss://` URI with the default [`Config`] and,
-/// for `wss://`, the Mozilla root store (feature `tokio-rustls`).
+/// for `wss://`, the Mozilla root store (feature `tokio-rustls`), through
+/// the proxy the environment names, if any (see [`Proxy`]).
 ///
 /// Fails with [`Error::Usage`] for an invalid URI, [`Error::Io`] when the
 /// TCP or TLS connection fails (a rejected certificate is an `InvalidData`
@@ -158,7 +165,8 @@ pub async fn connect_async(url: &str) -> Result<WebSocketStream<AsyncMaybeTlsStr
 
 /// Connects with a prepared request (subprotocols, headers, origin) and
 /// configuration; `wss://` uses the Mozilla root store (feature
-/// `tokio-rustls`).
+/// `tokio-rustls`). Goes through the proxy the environment names, if any
+/// ([`Proxy::from_env`]).
 ///
 /// Without the `tokio-rustls` feature a `wss://` request fails with an
 /// [`Error::Io`] of kind `Unsupported`, before any connection is opened.
@@ -166,18 +174,38 @@ pub async fn connect_async_with(
     request: ClientRequest,
     config: Config,
 ) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
+    let proxy = Proxy::from_env(&request)?;
+    connect_async_with_proxy(request, config, proxy.as_ref()).await
+}
+
+/// Connects like [`connect_async_with`] through `proxy` (an HTTP CONNECT
+/// tunnel, RFC 9110 §9.3.6), or directly with `None`; the environment is
+/// not read. The same rules and errors as the blocking
+/// [`connect_with_proxy`](super::connect_with_proxy).
+pub async fn connect_async_with_proxy(
+    request: ClientRequest,
+    config: Config,
+    proxy: Option<&Proxy>,
+) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
     if request.is_secure() {
         #[cfg(feature = "tokio-rustls")]
-        return connect_async_with_tls(request, config, super::tls::default_client_config()?).await;
+        return connect_async_with_tls_proxy(
+            request,
+            config,
+            super::tls::default_client_config()?,
+            proxy,
+        )
+        .await;
         #[cfg(not(feature = "tokio-rustls"))]
         return Err(wss_unsupported());
     }
-    let tcp = tcp_connect(&request).await?;
-    WebSocketStream::connect(request, AsyncMaybeTlsStream::Plain(tcp), config).await
+    let (tcp, early) = open(&request, &config, proxy).await?;
+    WebSocketStream::connect_after(request, AsyncMaybeTlsStream::Plain(tcp), config, &early).await
 }
 
 /// Connects like [`connect_async_with`], verifying a `wss://` server with
 /// `tls` instead of the default configuration (feature `tokio-rustls`).
+/// Goes through the proxy the environment names, if any.
 ///
 /// `tls` must not offer an ALPN protocol other than `http/1.1`: the
 /// handshake is HTTP/1.1. A `ws://` request ignores `tls`. The TLS
@@ -190,9 +218,26 @@ pub async fn connect_async_with_tls(
     config: Config,
     tls: Arc<ClientConfig>,
 ) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    let tcp = tcp_connect(&request).await?;
+    let proxy = Proxy::from_env(&request)?;
+    connect_async_with_tls_proxy(request, config, tls, proxy.as_ref()).await
+}
+
+/// [`connect_async_with_tls`] through `proxy`, or directly with `None`,
+/// without reading the environment.
+#[cfg(feature = "tokio-rustls")]
+pub async fn connect_async_with_tls_proxy(
+    request: ClientRequest,
+    config: Config,
+    tls: Arc<ClientConfig>,
+    proxy: Option<&Proxy>,
+) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
+    let (tcp, early) = open(&request, &config, proxy).await?;
     if !request.is_secure() {
-        return WebSocketStream::connect(request, AsyncMaybeTlsStream::Plain(tcp), config).await;
+        let stream = AsyncMaybeTlsStream::Plain(tcp);
+        return WebSocketStream::connect_after(request, stream, config, &early).await;
+    }
+    if !early.is_empty() {
+        return Err(early_tls_data());
     }
     let name = super::tls::server_name(request.host())?;
     let stream = TlsConnector::from(tls).connect(name, tcp).await?;
@@ -200,11 +245,45 @@ pub async fn connect_async_with_tls(
     WebSocketStream::connect(request, stream, config).await
 }
 
-/// Opens the TCP connection to the request's host and port, trying every
-/// resolved address in order, with Nagle's algorithm off (see the blocking
-/// `connect`: whole frames should leave at once).
-async fn tcp_connect(request: &ClientRequest) -> Result<TcpStream, Error> {
-    let tcp = TcpStream::connect((request.host(), request.port())).await?;
+/// Opens the TCP connection to the request's host, or to `proxy` and then
+/// the tunnel through it; also returns the bytes the proxy sent after its
+/// answer, which are the target's.
+async fn open(
+    request: &ClientRequest,
+    config: &Config,
+    proxy: Option<&Proxy>,
+) -> Result<(TcpStream, Vec<u8>), Error> {
+    let Some(proxy) = proxy else {
+        return Ok((
+            tcp_connect(request.host(), request.port()).await?,
+            Vec::new(),
+        ));
+    };
+    let mut tcp = tcp_connect(proxy.host(), proxy.port()).await?;
+    let mut tunnel = proxy.tunnel_for(request, config);
+    let mut out = Vec::new();
+    tunnel.write_request(&mut out)?;
+    tcp.write_all(&out).await?;
+    let mut buf = [0u8; READ_CHUNK];
+    loop {
+        let n = tcp.read(&mut buf).await?;
+        let read = buf.get(..n).unwrap_or_default();
+        let input = tunnel.handle_input(read)?;
+        if input.established {
+            let early = read.get(input.consumed..).unwrap_or_default().to_vec();
+            return Ok((tcp, early));
+        }
+        if n == 0 {
+            return Err(proxy_eof());
+        }
+    }
+}
+
+/// Opens a TCP connection, trying every resolved address in order, with
+/// Nagle's algorithm off (see the blocking `connect`: whole frames should
+/// leave at once).
+async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
     Ok(tcp)
 }

@@ -1,6 +1,7 @@
 //! The adapters drive the engine's deadlines themselves (no adapter has a
 //! timing policy of its own). Tokio's paused clock makes these instant:
 //! while every task waits on the network, time jumps to the next sleep.
+#![cfg(feature = "tokio")]
 
 use std::io::Read;
 use std::time::Duration;

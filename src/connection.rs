@@ -900,9 +900,10 @@ impl Connection {
                     return Err(UsageError::OutputFull);
                 }
                 let rsv = if first { crate::frame::RSV1 } else { 0 };
-                let data = deflater.compress(payload, fin);
                 self.tx
-                    .queue_frame_rsv(opcode, fin, rsv, data, mask, Some(limit))?;
+                    .queue_frame_filled(opcode, fin, rsv, mask, limit, |out, cap| {
+                        deflater.compress_into(payload, fin, out, cap);
+                    });
                 self.sending_compressed = !fin;
                 return Ok(());
             }

@@ -119,6 +119,49 @@ impl Sender {
         Ok(())
     }
 
+    /// Appends one frame whose payload `fill` appends to the buffer (a
+    /// compressor writing in place, so there is no scratch copy); the header
+    /// is written in front of it afterwards, once the length is known.
+    /// `fill` gets the most the buffer may grow to. The caller has checked
+    /// that the worst case fits under `limit`.
+    pub(crate) fn queue_frame_filled(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        rsv: u8,
+        mask: Option<[u8; 4]>,
+        limit: usize,
+        fill: impl FnOnce(&mut Vec<u8>, usize),
+    ) {
+        self.compact();
+        let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+        let frame_start = self.out.len();
+        reserve_within(&mut self.out, MAX_HEADER_LEN, cap);
+        self.out.extend_from_slice(&[0; MAX_HEADER_LEN]);
+        let data_start = self.out.len();
+        fill(&mut self.out, cap);
+        let len = self.out.len() - data_start;
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: len as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        // Close the gap the header did not need (one move of the compressed
+        // bytes, far cheaper than compressing them).
+        let payload_start = frame_start + head_len;
+        self.out
+            .copy_within(data_start..data_start + len, payload_start);
+        self.out.truncate(payload_start + len);
+        self.out[frame_start..payload_start].copy_from_slice(&head[..head_len]);
+        if let Some(key) = mask {
+            apply_mask(&mut self.out[payload_start..], key, 0);
+        }
+    }
+
     /// Remembers that a Pong with `payload` is owed, replacing any older one.
     pub(crate) fn owe_pong(&mut self, payload: &[u8]) {
         let mut slot = [0u8; MAX_CONTROL_PAYLOAD];

@@ -1,12 +1,13 @@
 //! Memory per connection: the engine and its buffers, measured for both
-//! roles, idle and after a 1 MiB message, and with the blocking adapter.
+//! roles, idle and after a 1 MiB message, and with the blocking adapter;
+//! and what permessage-deflate adds, per window size and level.
 //! Run with `--nocapture` to see the table; the assertions are generous
 //! upper bounds that catch regressions, not the exact numbers.
 //!
 //! The instrument: a counting global allocator wrapping the system one,
 //! tracking the live bytes (and their peak) allocated by this test's thread
-//! only; this file holds exactly one `#[test]`, so nothing else runs beside
-//! it. The heap a value holds is measured by dropping it: the live bytes
+//! only, so the tests of this file, each on its own thread, do not see each
+//! other. The heap a value holds is measured by dropping it: the live bytes
 //! before the drop minus those after. Sizes are the sizes requested
 //! (`Layout::size`, i.e. a `Vec`'s capacity), before the system allocator's
 //! rounding. The in-memory transport shares its buffers with the test
@@ -547,4 +548,177 @@ fn memory_per_connection() {
         );
     }
     assert!(ws_size < 2 * KIB, "{ws_size}");
+}
+
+// ---- permessage-deflate ----
+
+/// A server with permessage-deflate agreed, compressing with `level` and a
+/// window of `bits` both ways (the client offered client_max_window_bits,
+/// so the server may ask it for `bits` too).
+fn open_deflate_server(bits: u8, level: u8) -> Connection {
+    let mut d = hybi::DeflateConfig::default();
+    d.local_max_window_bits = bits;
+    d.remote_max_window_bits = bits;
+    d.level = level;
+    let mut config = Config::default();
+    config.deflate = Some(d);
+    let mut server = Connection::server(config, NOW);
+    let mut request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+        .to_vec();
+    let out = server.handle_input(&mut request, NOW);
+    assert!(matches!(out.event, Some(Event::Request(_))));
+    server.accept(hybi::Accept::new()).unwrap();
+    write_out(&mut server);
+    let params = server.deflate().expect("agreed");
+    assert_eq!(
+        (params.local_max_window_bits, params.remote_max_window_bits),
+        (bits, bits)
+    );
+    server
+}
+
+/// 1 MiB of JSON-like text.
+fn text_payload() -> Vec<u8> {
+    let mut s = String::new();
+    let mut i = 0u64;
+    while s.len() < MIB {
+        i = i
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s.push_str(&format!(
+            "{{\"user\":\"u{}\",\"id\":{},\"text\":\"message {}\"}}\n",
+            i % 50,
+            i % 100_000,
+            (i >> 20) % 5000
+        ));
+    }
+    s.truncate(MIB);
+    s.into_bytes()
+}
+
+/// Raw DEFLATE of `data` (fresh stream, sync flush, tail removed) in one
+/// masked RSV1 frame, as a browser sends a compressed message.
+fn compressed_frame(data: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::new(6), false);
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    c.compress_vec(data, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    out.truncate(out.len() - 4);
+    raw_frame_to(Role::Server, 0xc2, &out)
+}
+
+/// Feeds `wire` in 64 KiB reads; returns the bytes handed out and the
+/// last event's failure, if any.
+fn receive_compressed(
+    conn: &mut Connection,
+    wire: &mut [u8],
+) -> (usize, Option<hybi::ProtocolError>) {
+    let mut bytes = 0;
+    for chunk in wire.chunks_mut(64 * 1024) {
+        let mut pos = 0;
+        loop {
+            let out = conn.handle_input(&mut chunk[pos..], NOW);
+            pos += out.consumed;
+            match out.event {
+                None => break,
+                Some(Event::Data(d)) => bytes += d.payload.len(),
+                Some(Event::Closed(c)) => return (bytes, c.error),
+                Some(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    (bytes, None)
+}
+
+#[derive(Debug)]
+struct DeflateRow {
+    idle: i64,
+    recv_peak: i64,
+    recv_after: i64,
+    send_peak: i64,
+    send_after: i64,
+    bomb_peak: i64,
+}
+
+fn measure_deflate(bits: u8, level: u8, bomb: &[u8]) -> DeflateRow {
+    let baseline = held(open_idle(Role::Server));
+    let idle = held(open_deflate_server(bits, level)) - baseline;
+
+    let text = text_payload();
+    let mut wire = compressed_frame(&text);
+    let mut conn = open_deflate_server(bits, level);
+    let ((n, error), recv_peak) = peak_growth(|| receive_compressed(&mut conn, &mut wire));
+    assert_eq!((n, error), (MIB, None));
+    let recv_after = held(conn) - baseline;
+
+    let mut conn = open_deflate_server(bits, level);
+    let (written, send_peak) = peak_growth(|| {
+        conn.send_binary(&text).unwrap();
+        write_out(&mut conn)
+    });
+    assert!(written < MIB / 2, "compressed to {written}");
+    let send_after = held(conn) - baseline;
+
+    let mut bomb = bomb.to_vec();
+    let mut conn = open_deflate_server(bits, level);
+    let ((_, error), bomb_peak) = peak_growth(|| receive_compressed(&mut conn, &mut bomb));
+    assert_eq!(error, Some(hybi::ProtocolError::MessageTooLarge));
+
+    DeflateRow {
+        idle,
+        recv_peak,
+        recv_after,
+        send_peak,
+        send_after,
+        bomb_peak,
+    }
+}
+
+// Memory per connection for permessage-deflate, per setting (server role;
+// the client's state is the same size): what agreement adds to an idle
+// connection, and the peaks and leftovers of a 1 MiB text message each way
+// and of a decompression bomb.
+#[test]
+fn deflate_memory_per_setting() {
+    METER.with(|m| m.set(Some(Stats::default())));
+    println!();
+    println!(
+        "{:<22} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+        "deflate (bits, level)",
+        "idle, added",
+        "recv 1MiB peak",
+        "after recv",
+        "send 1MiB peak",
+        "after send",
+        "bomb peak"
+    );
+    const KIB: i64 = 1024;
+    // 80 MiB of zeros, about 80 KiB on the wire: past the default 64 MiB
+    // message cap.
+    let bomb = compressed_frame(&vec![0u8; 80 * MIB]);
+    assert!(bomb.len() < 100 * 1024, "{}", bomb.len());
+    for (bits, level) in [(15, 6), (15, 1), (15, 9), (12, 6), (9, 6)] {
+        let row = measure_deflate(bits, level, &bomb);
+        let k = |b: i64| format!("{:.1} KiB", b as f64 / 1024.0);
+        println!(
+            "{:<22} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+            format!("{bits} bits, level {level}"),
+            k(row.idle),
+            k(row.recv_peak),
+            k(row.recv_after),
+            k(row.send_peak),
+            k(row.send_after),
+            k(row.bomb_peak)
+        );
+        // The inflater's buffers and the zlib state are allocated once, at
+        // agreement: receiving, even a bomb, adds nothing.
+        assert!(row.recv_peak < 4 * KIB, "{row:?}");
+        assert!(row.bomb_peak < 4 * KIB, "{row:?}");
+        assert!(row.idle < 512 * KIB, "{row:?}");
+        // Sending keeps the compressed scratch and output capacity.
+        assert!(row.send_peak < 1024 * KIB, "{row:?}");
+    }
+    println!();
 }

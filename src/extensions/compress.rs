@@ -9,14 +9,17 @@
 //! receiver puts them back. Non-final frames keep theirs, which is the
 //! same deflate stream either way.
 //!
-//! The compressed bytes go to a scratch buffer the deflater keeps, so after
-//! the first messages sending allocates nothing.
+//! The compressed bytes are written straight into the connection's output
+//! buffer (the frame header is put in front afterwards), so there is no
+//! scratch copy, and once that buffer reached its working size sending
+//! allocates nothing.
 
 use alloc::vec::Vec;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 use super::deflate::{DeflateConfig, DeflateParams};
+use crate::handshake::reserve_within;
 
 /// The empty stored block a sync flush ends with (RFC 7692 §7.2.1).
 pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -26,7 +29,6 @@ pub(crate) struct Deflater {
     /// `local_no_context_takeover`: start each message from an empty window.
     reset_each_message: bool,
     min_size: usize,
-    scratch: Vec<u8>,
 }
 
 impl core::fmt::Debug for Deflater {
@@ -50,7 +52,6 @@ impl Deflater {
             stream: Compress::new_with_window_bits(level, false, params.local_max_window_bits),
             reset_each_message: params.local_no_context_takeover,
             min_size: config.min_compress_size,
-            scratch: Vec::new(),
         })
     }
 
@@ -67,46 +68,52 @@ impl Deflater {
         n + (n >> 10) + 64
     }
 
-    /// Compresses one frame's payload of a compressed message; returns the
-    /// bytes to put in the frame.
-    pub(crate) fn compress(&mut self, payload: &[u8], fin: bool) -> &[u8] {
-        self.scratch.clear();
-        self.scratch.reserve(Self::bound(payload.len()));
+    /// Compresses one frame's payload of a compressed message, appending
+    /// the bytes to put in the frame to `out`, which may grow up to `cap`
+    /// bytes of capacity (the caller checked that [`bound`](Self::bound)
+    /// fits).
+    pub(crate) fn compress_into(
+        &mut self,
+        payload: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) {
+        let start = out.len();
         let start_in = self.stream.total_in();
+        // Start with room for a good ratio; grow (doubling) only if needed.
+        reserve_within(out, (payload.len() / 2).clamp(64, 64 * 1024), cap);
         loop {
             let consumed = (self.stream.total_in() - start_in) as usize;
-            let before_out = self.scratch.len();
-            let status = self.stream.compress_vec(
-                &payload[consumed..],
-                &mut self.scratch,
-                FlushCompress::Sync,
-            );
+            let before_out = out.len();
+            let status = self
+                .stream
+                .compress_vec(&payload[consumed..], out, FlushCompress::Sync);
             let all_in = (self.stream.total_in() - start_in) as usize == payload.len();
-            let room_left = self.scratch.len() < self.scratch.capacity();
+            let room_left = out.len() < out.capacity();
             // Done when all input is in and the flush had room to finish;
             // errors cannot happen with a valid stream and a non-empty
             // buffer, but must not loop for ever.
-            let stuck = self.scratch.len() == before_out && !matches!(status, Ok(Status::Ok));
+            let stuck = out.len() == before_out && !matches!(status, Ok(Status::Ok));
             if (all_in && room_left) || stuck {
                 break;
             }
-            self.scratch.reserve(self.scratch.capacity().max(64));
+            reserve_within(out, out.capacity().max(64), cap.max(out.capacity() + 64));
         }
         if fin {
-            if self.scratch.ends_with(&TAIL) {
-                self.scratch.truncate(self.scratch.len() - TAIL.len());
+            if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
             }
-            if self.scratch.is_empty() {
+            if out.len() == start {
                 // Nothing new since the last flush compresses to nothing,
                 // but the receiver appends 00 00 ff ff, which completes a
                 // stored block only after its header: send the header byte
                 // (an empty stored block, as RFC 7692 §7.2.3.6 shows).
-                self.scratch.push(0x00);
+                out.push(0x00);
             }
             if self.reset_each_message {
                 self.stream.reset();
             }
         }
-        &self.scratch
     }
 }

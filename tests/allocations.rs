@@ -4,8 +4,8 @@
 //!
 //! A counting global allocator wraps the system one. Only allocations made
 //! by this test's thread while the `MEASURING` flag is on are counted, so
-//! the test harness's own threads cannot disturb the count; and this file
-//! holds exactly one `#[test]`.
+//! the test harness's own threads cannot disturb the count (the count is
+//! global, so the two tests here share a lock and run one at a time).
 //!
 //! After a warm-up (every buffer reaches its working size), a client and a
 //! server exchange, 1000 times over: text and binary messages of 16 B,
@@ -239,6 +239,41 @@ impl Bench {
 // send.rs, recv.rs, event.rs: no allocation per message once warmed up.
 #[test]
 fn steady_state_allocates_nothing() {
+    steady_state(
+        open_client(Config::default()),
+        open_server(Config::default()),
+    );
+}
+
+// With permessage-deflate agreed (context takeover both ways, the default),
+// compressing and inflating allocate nothing per message either: zlib's
+// state is allocated at agreement, the compressor writes into the output
+// buffer and the inflater into its fixed one.
+#[cfg(feature = "deflate")]
+#[test]
+fn steady_state_with_deflate_allocates_nothing() {
+    let mut d = hybi::DeflateConfig::default();
+    d.min_compress_size = 0;
+    let mut config = Config::default();
+    config.deflate = Some(d);
+    let request = hybi::ClientRequest::new("ws://server.example.com/chat").unwrap();
+    let mut client = Connection::client(config.clone(), request, CountingEntropy(0), NOW).unwrap();
+    let mut server = Connection::server(config, NOW);
+    let (mut request, _) = take_output(&mut client);
+    let out = server.handle_input(&mut request, NOW);
+    assert!(matches!(out.event, Some(Event::Request(_))));
+    server.accept(hybi::Accept::new()).unwrap();
+    let (mut response, _) = take_output(&mut server);
+    let out = client.handle_input(&mut response, NOW);
+    assert!(matches!(out.event, Some(Event::Accepted(_))));
+    assert!(client.deflate().is_some() && server.deflate().is_some());
+    steady_state(client, server);
+}
+
+fn steady_state(client: Connection, server: Connection) {
+    // One test at a time: the counter is shared.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const ROUNDS: usize = 1000;
     const BIG_ROUNDS: usize = 10;
     let sizes = [16, 1024, 64 * 1024];
@@ -248,8 +283,8 @@ fn steady_state_allocates_nothing() {
     // 4096 is not a multiple of 3 or 4: fragments split code points.
     assert!(std::str::from_utf8(&big_text[..4096]).is_err());
     let mut bench = Bench {
-        client: open_client(Config::default()),
-        server: open_server(Config::default()),
+        client,
+        server,
         wire: Vec::with_capacity(4 << 20),
         echo: Vec::with_capacity(2 << 20),
         at_server: Seen::default(),

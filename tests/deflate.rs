@@ -948,3 +948,43 @@ fn window_settings_are_reported() {
     assert_eq!(p.local_max_window_bits, 11);
     assert_eq!(p.remote_max_window_bits, 13);
 }
+
+both_roles!(
+    bad_deflate_data_after_good_hands_out_the_good_part_first,
+    |role| {
+        // "He" in a fixed block, then an empty stored block whose length check
+        // fails (found by the fuzz seeds: a typo'd vector). Fed whole, the
+        // error and the "He" come from one inflate call; fed in pieces, from
+        // two. Both must give "He" and then 1007.
+        let input = vector_frame(role, "c1 0e f2 48 05 00 00 00 00 ff ff ca c9 c9 07 00");
+        let out = feed_deflate(role, &input);
+        assert_eq!(
+            out.events,
+            vec![
+                Ev::Data {
+                    kind: MessageKind::Text,
+                    payload: b"He".to_vec(),
+                    fin: false
+                },
+                failed(ProtocolError::InvalidCompressedData)
+            ]
+        );
+    }
+);
+
+both_roles!(all_the_vectors_in_one_stream, |role| {
+    let frames = [
+        "c1 07 f2 48 cd c9 c9 07 00",
+        "c1 05 f2 00 11 00 00",
+        "41 03 f2 48 cd",
+        "80 04 c9 c9 07 00",
+        "c1 0b 00 05 00 fa ff 48 65 6c 6c 6f 00",
+        "c1 08 f3 48 cd c9 c9 07 00 00",
+        "c1 0d f2 48 05 00 00 00 ff ff ca c9 c9 07 00",
+    ];
+    let input = cat(&frames
+        .iter()
+        .map(|f| vector_frame(role, f))
+        .collect::<Vec<_>>());
+    assert_eq!(feed_deflate(role, &input).events, vec![text("Hello"); 6]);
+});

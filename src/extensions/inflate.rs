@@ -139,6 +139,9 @@ impl Inflater {
         let used = self.inflate(chunk, max_message_size)?;
         self.staged.clear();
         self.staged_pos = 0;
+        if self.pending_error.is_some() {
+            return self.finish_step();
+        }
         self.staged.extend_from_slice(&chunk[used..]);
         if fin {
             // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the
@@ -198,7 +201,7 @@ impl Inflater {
                 return Ok(used);
             }
             let rest = &input[used..];
-            if rest.is_empty() && !self.maybe_more {
+            if (rest.is_empty() && !self.maybe_more) || self.pending_error.is_some() {
                 return Ok(used);
             }
             self.maybe_more = false;
@@ -207,12 +210,23 @@ impl Inflater {
                 return Ok(input.len());
             }
             let (in_before, out_before) = (self.stream.total_in(), self.stream.total_out());
-            let status = self
-                .stream
-                .decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync)
-                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            let status =
+                self.stream
+                    .decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync);
             let took = (self.stream.total_in() - in_before) as usize;
             let made = (self.stream.total_out() - out_before) as usize;
+            let Ok(status) = status else {
+                // What was inflated before the bad bits is handed out first,
+                // as it would have been had the input come in smaller
+                // pieces; then the error (1007). Nothing after it matters.
+                self.out_len += made;
+                self.message_len += made as u64;
+                if self.message_len > max_message_size {
+                    return Err(ProtocolError::MessageTooLarge);
+                }
+                self.pending_error = Some(ProtocolError::InvalidCompressedData);
+                return Ok(input.len());
+            };
             used += took;
             self.out_len += made;
             // RFC 6455 §10.4 / RFC 7692 §8.1: the inflated size is what is

@@ -174,6 +174,22 @@ SEED_SETS = {
         "binary_256": b"\x00" + chunks(100) + masked(0x82, bytes(range(256))),
         "small_limits": b"\x3f" + WHOLE + masked(0x81, b"x" * 120) + masked(0x89, b"p"),
         "invalid_utf8": b"\x00" + WHOLE + masked(0x81, b"ok\xff"),
+        # permessage-deflate agreed (option bit 6): the RFC 7692 §7.2.3
+        # vectors from VECTORS.md, masked as a browser sends them.
+        "deflate_vectors": b"\x40"
+        + chunks(1, 3)
+        + masked(0xC1, h("f248cdc9c90700"))
+        + masked(0xC1, h("f200110000"))
+        + masked(0x41, h("f248cd"))
+        + masked(0x80, h("c9c90700"))
+        + masked(0xC1, h("000500faff48656c6c6f00"))
+        + masked(0xC1, h("f348cdc9c9070000"))
+        + masked(0xC1, h("f24805000000ffffcac9c90700"))
+        + CLOSE_1000_MASKED,
+        "deflate_no_context": b"\xC0"
+        + WHOLE
+        + masked(0xC1, h("f248cdc9c90700"))
+        + masked(0xC1, h("f248cdc9c90700")),
     },
     "client_connection": {
         "hello": b"\x00" + WHOLE + HELLO + CLOSE_1000,
@@ -182,6 +198,14 @@ SEED_SETS = {
         "no_auto_reply": b"\x03" + WHOLE + PING + CLOSE_1000,
         "small_limits": b"\x3f" + WHOLE + plain(0x82, b"y" * 120) + PING,
         "empty_close": b"\x00" + WHOLE + h("8800"),
+        "deflate_vectors": b"\x40"
+        + chunks(2)
+        + plain(0xC1, h("f248cdc9c90700"))
+        + plain(0xC1, h("f200110000"))
+        + plain(0x41, h("f248cd"))
+        + plain(0x80, h("c9c90700"))
+        + plain(0xC1, h("000500faff48656c6c6f00"))
+        + CLOSE_1000,
     },
     "api_ops": {
         # Pair: pump the handshake, send, ping, close, pump.

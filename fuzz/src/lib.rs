@@ -533,7 +533,10 @@ fn open_connection(role: Role, data: &[u8]) {
 /// The config of an `open_connection` run: bit 0 `auto_pong` off, bit 1
 /// `auto_close_reply` off, bit 2 `reject_non_minimal_lengths`, bit 3
 /// `max_frame_size = 100`, bit 4 `max_message_size = 150`, bit 5
-/// `max_buffered_output = 200`.
+/// `max_buffered_output = 200`, bit 6 permessage-deflate agreed (RFC 7692
+/// defaults: RSV1 frames are inflated, and the inflated size is what
+/// `max_message_size` bounds), bit 7 with it the peer's
+/// no_context_takeover (the inflater resets after each message).
 fn open_config(options: u8) -> Config {
     let mut config = Config::default();
     config.auto_pong = options & 1 == 0;
@@ -548,7 +551,37 @@ fn open_config(options: u8) -> Config {
     if options & 32 != 0 {
         config.max_buffered_output = 200;
     }
+    #[cfg(feature = "deflate")]
+    if options & 64 != 0 {
+        let mut deflate = hybi::DeflateConfig::default();
+        deflate.remote_no_context_takeover = options & 128 != 0;
+        config.deflate = Some(deflate);
+    }
     config
+}
+
+/// The permessage-deflate offer a server is given, and the answer a client
+/// is given, when `config` asks for deflate (RFC 7692 §5; the
+/// no_context_takeover variant asks the peer to reset).
+#[cfg(feature = "deflate")]
+fn deflate_headers(config: &Config) -> Option<(&'static str, &'static str)> {
+    let deflate = config.deflate.as_ref()?;
+    Some(if deflate.remote_no_context_takeover {
+        (
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+        )
+    } else {
+        (
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+        )
+    })
+}
+
+#[cfg(not(feature = "deflate"))]
+fn deflate_headers(_: &Config) -> Option<(&'static str, &'static str)> {
+    None
 }
 
 /// One run of `open_connection`: the events, and the output written before
@@ -1812,15 +1845,23 @@ fn peek_output(conn: &mut Connection) -> Vec<u8> {
 /// A connection in `role` whose handshake is done and its output taken.
 fn open(role: Role, config: Config) -> Connection {
     let mut watch = Watch::new(&config);
+    let deflate = deflate_headers(&config);
     match role {
         Role::Server => {
             let mut server = Connection::server(config, NOW);
             let mut request = RFC_REQUEST.to_vec();
+            if let Some((offer, _)) = deflate {
+                // Before the empty line that ends the head.
+                request.truncate(request.len() - 2);
+                request.extend_from_slice(offer.as_bytes());
+                request.extend_from_slice(b"\r\n");
+            }
             feed_chunk(&mut server, &mut watch, &mut request, &mut |conn, _, _| {
                 conn.accept(Accept::new()).expect("accept");
             });
             let answer = take_output(&mut server, &mut watch);
             assert!(answer.starts_with(b"HTTP/1.1 101 "));
+            assert_eq!(has_deflate(&server), deflate.is_some());
             server
         }
         Role::Client => {
@@ -1829,15 +1870,27 @@ fn open(role: Role, config: Config) -> Connection {
             let _ = take_output(&mut client, &mut watch);
             let mut response = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                accept_key(CLIENT_KEY.as_bytes())
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{}\r\n",
+                accept_key(CLIENT_KEY.as_bytes()),
+                deflate.map_or("", |(_, answer)| answer)
             )
             .into_bytes();
             feed_chunk(&mut client, &mut watch, &mut response, &mut |_, _, _| {});
             assert!(matches!(watch.events[..], [Ev::Accepted { .. }]));
+            assert_eq!(has_deflate(&client), deflate.is_some());
             client
         }
     }
+}
+
+#[cfg(feature = "deflate")]
+fn has_deflate(conn: &Connection) -> bool {
+    conn.deflate().is_some()
+}
+
+#[cfg(not(feature = "deflate"))]
+fn has_deflate(_: &Connection) -> bool {
+    false
 }
 
 /// A frame a connection wrote, unmasked.

@@ -88,7 +88,9 @@ fn zlib_rs_inflate(input: &[u8], out: &mut Vec<u8>, expected: usize) {
 }
 
 fn miniz_compress(input: &[u8], out: &mut Vec<u8>) {
-    let mut c = CompressorOxide::new(miniz_oxide::deflate::core::create_comp_flags_from_zip_params(6, -15, 0));
+    let mut c = CompressorOxide::new(
+        miniz_oxide::deflate::core::create_comp_flags_from_zip_params(6, -15, 0),
+    );
     out.clear();
     out.resize(input.len() + input.len() / 100 + 64, 0);
     let (_, _, written) = mz_compress(&mut c, input, out, TDEFLFlush::Sync);
@@ -117,10 +119,11 @@ fn deflate_config() -> Config {
 /// already written out.
 fn open_server() -> Connection {
     let mut server = Connection::server(deflate_config(), Instant::ZERO);
-    let mut request = b"GET / HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    let mut request =
+        b"GET / HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
-        .to_vec();
+            .to_vec();
     let input = server.handle_input(&mut request, Instant::ZERO);
     assert!(matches!(input.event, Some(Event::Request(_))));
     server.accept(Accept::new()).unwrap();
@@ -180,7 +183,10 @@ fn receive_all(server: &mut Connection, input: &mut [u8]) -> usize {
 
 fn print_ratios(inputs: &[(String, Vec<u8>)]) {
     println!("\npermessage-deflate compressed/original (level 6, one message, fresh stream):");
-    println!("{:<14} {:>10} {:>10} {:>10}", "input", "zlib-rs", "miniz", "engine");
+    println!(
+        "{:<14} {:>10} {:>10} {:>10}",
+        "input", "zlib-rs", "miniz", "engine"
+    );
     for (name, data) in inputs {
         let mut z = Vec::new();
         zlib_rs_compress(data, &mut z);
@@ -210,17 +216,23 @@ fn backends(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("compress/zlib-rs", name), data, |b, d| {
             b.iter(|| zlib_rs_compress(black_box(d), &mut out))
         });
-        group.bench_with_input(BenchmarkId::new("compress/miniz_oxide", name), data, |b, d| {
-            b.iter(|| miniz_compress(black_box(d), &mut out))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("compress/miniz_oxide", name),
+            data,
+            |b, d| b.iter(|| miniz_compress(black_box(d), &mut out)),
+        );
         let mut compressed = Vec::new();
         zlib_rs_compress(data, &mut compressed);
-        group.bench_with_input(BenchmarkId::new("inflate/zlib-rs", name), &compressed, |b, d| {
-            b.iter(|| zlib_rs_inflate(black_box(d), &mut out, data.len()))
-        });
-        group.bench_with_input(BenchmarkId::new("inflate/miniz_oxide", name), &compressed, |b, d| {
-            b.iter(|| miniz_inflate(black_box(d), &mut out, data.len()))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("inflate/zlib-rs", name),
+            &compressed,
+            |b, d| b.iter(|| zlib_rs_inflate(black_box(d), &mut out, data.len())),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("inflate/miniz_oxide", name),
+            &compressed,
+            |b, d| b.iter(|| miniz_inflate(black_box(d), &mut out, data.len())),
+        );
     }
     group.finish();
 }

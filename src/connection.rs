@@ -448,8 +448,12 @@ impl Connection {
         if let Some(state) = &mut self.deflate {
             if state.inflater.is_busy() {
                 // Output (or staged input) of an earlier chunk comes first.
-                let ready = state.inflater.resume(self.config.max_message_size);
-                return self.inflated(0, ready, input.len());
+                // With nothing to hand out yet (only part of a code point),
+                // it needs more input: read on.
+                match state.inflater.resume(self.config.max_message_size) {
+                    Ok(None) => {}
+                    ready => return self.inflated(0, ready, input.len()),
+                }
             }
         }
         let mut consumed = 0;

@@ -988,3 +988,33 @@ both_roles!(all_the_vectors_in_one_stream, |role| {
         .collect::<Vec<_>>());
     assert_eq!(feed_deflate(role, &input).events, vec![text("Hello"); 6]);
 });
+
+both_roles!(
+    a_code_point_cut_at_the_output_buffer_edge_does_not_stall,
+    |role| {
+        // The first fragment inflates to exactly the 32 KiB output buffer, and
+        // ends two bytes into "€": the inflater hands out all but those two,
+        // then must go on reading the next fragment rather than stop.
+        let mut message = "a".repeat(32 * 1024 - 2);
+        message.push('€');
+        message.push_str(" and more");
+        let bytes = message.as_bytes();
+        let mut c = flate2::Compress::new(flate2::Compression::new(6), false);
+        let mut first = Vec::with_capacity(64 * 1024);
+        c.compress_vec(&bytes[..32 * 1024], &mut first, flate2::FlushCompress::Sync)
+            .unwrap();
+        let mut second = Vec::with_capacity(1024);
+        c.compress_vec(
+            &bytes[32 * 1024..],
+            &mut second,
+            flate2::FlushCompress::Sync,
+        )
+        .unwrap();
+        second.truncate(second.len() - 4);
+        let input = cat(&[
+            raw_frame_to(role, 0x41, &first),
+            raw_frame_to(role, 0x80, &second),
+        ]);
+        assert_eq!(feed_deflate(role, &input).events, vec![text(&message)]);
+    }
+);

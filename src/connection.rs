@@ -449,7 +449,13 @@ impl Connection {
             if state.inflater.is_busy() {
                 // Output (or staged input) of an earlier chunk comes first.
                 let ready = state.inflater.resume(self.config.max_message_size);
-                return self.inflated(0, ready, input.len());
+                // Nothing may come of it: a frame whose output filled the
+                // buffer exactly at its end leaves `maybe_more` set with
+                // nothing more to give. Then read on, or the caller, told
+                // nothing with nothing consumed, waits for input it has.
+                if !matches!(ready, Ok(None)) || state.inflater.is_busy() {
+                    return self.inflated(0, ready, input.len());
+                }
             }
         }
         let mut consumed = 0;

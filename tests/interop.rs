@@ -1,8 +1,9 @@
 //! Interoperability with real peers: Python `websockets` (PyPI) and Node
 //! `ws` (npm), each as a client against hybi's echo server and as an echo
 //! server for hybi's client, over loopback TCP with the blocking adapter,
-//! each with permessage-deflate (RFC 7692) off, on, and on with non-default
-//! parameters (`Mode`): 12 tests.
+//! each with permessage-deflate (RFC 7692) off, on, on with non-default
+//! parameters, and on with hybi limited to an 8-bit window (`Mode`): 16
+//! tests.
 //!
 //! The peers are the scripts in `tests/interop/` (`client.py`,
 //! `echo_server.py`, `client.js`, `echo_server.js`; each takes the mode as
@@ -20,7 +21,7 @@
 //! * `Off`: the peer client's default offer is declined (no
 //!   `Sec-WebSocket-Extensions` in the 101, the peer sees no extension);
 //!   hybi's client offers nothing. No frame has RSV1.
-//! * `On` and `Params`: what was agreed, exactly, on hybi's side
+//! * `On`, `Params` and `Window8`: what was agreed, exactly, on hybi's side
 //!   (`WebSocket::deflate()`) and on the peer's (its view of the 101 and of
 //!   its extension's parameters); RSV1 frames both ways, seen on the wire by
 //!   a [`Tap`] around hybi's `TcpStream` that parses the frame heads; the
@@ -29,11 +30,17 @@
 //!   of JSON, 16 MiB of repetitive text and 1 MiB of text in 16 fragments
 //!   taking far fewer bytes than their size, each way, while 1 MiB of random
 //!   bytes takes no fewer. The peer sends 1 MiB of text in 16 compressed
-//!   fragments too. `Params` covers a peer client offering
+//!   fragments too. In these runs hybi's frame limit is 17 MiB, since a
+//!   peer compresses the 16 MiB of random bytes into a frame a little
+//!   larger. `Params` covers a peer client offering
 //!   `server_max_window_bits=10; client_max_window_bits=12;
 //!   client_no_context_takeover`, and hybi's client (`local_max_window_bits`
 //!   12, `remote_no_context_takeover`) against a peer server limited to
-//!   11-bit (its own) and 10-bit (hybi's) windows.
+//!   11-bit (its own) and 10-bit (hybi's) windows. `Window8` limits hybi to
+//!   an 8-bit window, which zlib cannot compress with: hybi sends every
+//!   message uncompressed (no RSV1, full size on the wire) while it inflates
+//!   the peer's, including Node's nominally 8-bit stream (Node's zlib uses
+//!   9 bits).
 //!
 //! The browser side (Chromium against `examples/chat.rs`, deflate accepted)
 //! is `tests/interop/browser_chat.mjs`, run by `.ci/run`.
@@ -48,10 +55,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use std::sync::{Arc, Mutex};
 
 use hybi::io::blocking::WebSocket;
 use hybi::io::{CloseFrame, Decision, Message};
@@ -99,6 +105,15 @@ enum Mode {
     /// `client_max_window_bits` 10. hybi's `min_compress_size` stays at its
     /// default (64), so its short messages go out uncompressed.
     Params,
+    /// hybi limited to an 8-bit window, which zlib cannot compress with
+    /// (see `hybi::extensions::deflate`): hybi must send uncompressed (no
+    /// RSV1) while it inflates the peer's messages. The peer client offers
+    /// `server_max_window_bits=8`; the peer server answers
+    /// `client_max_window_bits=8`. Against Node, hybi's client also asks
+    /// for `server_max_window_bits=8`, which Node's zlib silently turns into
+    /// a 9-bit window (websockets refuses to compress with 8 bits at all, so
+    /// it is not asked).
+    Window8,
 }
 
 impl Mode {
@@ -108,11 +123,17 @@ impl Mode {
             Mode::Off => "off",
             Mode::On => "on",
             Mode::Params => "params",
+            Mode::Window8 => "window8",
         }
     }
 
     fn deflates(self) -> bool {
         self != Mode::Off
+    }
+
+    /// hybi's own messages are compressed (when long enough).
+    fn hybi_compresses(self) -> bool {
+        matches!(self, Mode::On | Mode::Params)
     }
 
     /// The default config, with room for a compressed frame a little
@@ -133,18 +154,25 @@ impl Mode {
         let mut config = self.base_config();
         config.deflate = match self {
             Mode::Off => None,
-            Mode::On => Some(every_message()),
+            Mode::On | Mode::Window8 => Some(every_message()),
             Mode::Params => Some(DeflateConfig::default()),
         };
         config
     }
 
-    /// hybi's config as a client.
-    fn client_config(self) -> Config {
+    /// hybi's config as a client of `peer`.
+    fn client_config(self, peer: Peer) -> Config {
         let mut config = self.base_config();
         config.deflate = match self {
             Mode::Off => None,
             Mode::On => Some(every_message()),
+            Mode::Window8 => {
+                let mut deflate = every_message();
+                if let Peer::Node = peer {
+                    deflate.remote_max_window_bits = 8;
+                }
+                Some(deflate)
+            }
             Mode::Params => {
                 let mut deflate = DeflateConfig::default();
                 deflate.local_max_window_bits = 12;
@@ -846,16 +874,23 @@ fn peer_client_against_hybi_server(peer: Peer, mode: Mode) {
         Mode::Off => None,
         Mode::On => Some((false, false, 15, 15)),
         Mode::Params => Some((false, true, 10, 12)),
+        Mode::Window8 => Some((false, false, 8, 15)),
     };
     assert_eq!(
         first.deflate, expected,
         "{name} ({mode:?}): what hybi agreed"
     );
     if mode.deflates() {
-        // Both sides really compressed: RSV1 frames both ways (the byte
-        // counts are checked by the peer script, with cmd:wire).
+        // Both sides really compressed (hybi unless it may not): RSV1
+        // frames both ways (the byte counts are checked by the peer script,
+        // with cmd:wire).
         assert!(first.read.rsv1 > 0, "{name} sent no compressed frame");
-        assert!(first.written.rsv1 > 0, "hybi sent no compressed frame");
+        assert_eq!(
+            first.written.rsv1 > 0,
+            mode.hybi_compresses(),
+            "hybi's compressed frames: {}",
+            first.written.rsv1
+        );
         check_empty_messages(name, mode, &first.read, &first.written);
     } else {
         assert_eq!((first.read.rsv1, first.written.rsv1), (0, 0));
@@ -936,6 +971,11 @@ fn python_client_against_hybi_server_deflate_params() {
 }
 
 #[test]
+fn python_client_against_hybi_server_deflate_window8() {
+    peer_client_against_hybi_server(Peer::Python, Mode::Window8);
+}
+
+#[test]
 fn node_client_against_hybi_server() {
     peer_client_against_hybi_server(Peer::Node, Mode::Off);
 }
@@ -964,7 +1004,7 @@ fn hybi_client_against_peer_server(peer: Peer, mode: Mode) {
     let (mut ws, wire) = server.connect(
         "/echo?hybi=1&x=%20",
         &["nope", PROTOCOL],
-        mode.client_config(),
+        mode.client_config(peer),
     );
     assert_eq!(ws.subprotocol(), Some(PROTOCOL));
     let open = server.line();
@@ -993,6 +1033,14 @@ fn hybi_client_against_peer_server(peer: Peer, mode: Mode) {
         (Mode::Params, Peer::Node) => (
             Some((false, true, 10, 11)),
             "permessage-deflate; server_no_context_takeover; client_max_window_bits=10; server_max_window_bits=11",
+        ),
+        (Mode::Window8, Peer::Python) => (
+            Some((false, false, 8, 15)),
+            "permessage-deflate; client_max_window_bits=8",
+        ),
+        (Mode::Window8, Peer::Node) => (
+            Some((false, false, 8, 8)),
+            "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
         ),
     };
     assert_eq!(
@@ -1107,13 +1155,18 @@ fn hybi_client_against_peer_server(peer: Peer, mode: Mode) {
     assert_eq!(next(&mut ws, "peer's fragments"), text(SPLIT_TEXT));
 
     if mode.deflates() {
-        deflate_checks(name, &mut ws, &wire);
+        deflate_checks(name, &mut ws, &wire, mode.hybi_compresses());
     }
     let (read, written) = wire.summary();
     println!("{name} ({mode:?}): wire in {read:?}, out {written:?}");
     if mode.deflates() {
         assert!(read.rsv1 > 0, "{name} sent no compressed frame");
-        assert!(written.rsv1 > 0, "hybi sent no compressed frame");
+        assert_eq!(
+            written.rsv1 > 0,
+            mode.hybi_compresses(),
+            "hybi's compressed frames: {}",
+            written.rsv1
+        );
         check_empty_messages(name, mode, &read, &written);
     } else {
         assert_eq!((read.rsv1, written.rsv1), (0, 0));
@@ -1174,27 +1227,31 @@ fn measured_echo(ws: &mut WebSocket<Tap>, wire: &WireLog, message: Message) -> (
     (written1 - written0, read1 - read0)
 }
 
-/// Large payloads with compression on: the wire must show it.
-fn deflate_checks(name: &str, ws: &mut WebSocket<Tap>, wire: &WireLog) {
+/// Large payloads with compression on: the wire must show it. hybi's side
+/// (out) is compressed if `hybi_compresses`, else never smaller.
+fn deflate_checks(name: &str, ws: &mut WebSocket<Tap>, wire: &WireLog, hybi_compresses: bool) {
     let n = 1 << 20;
+    let small = |out: u64, back: u64, limit: usize, what: &str| {
+        let limit = limit as u64;
+        assert!(back < limit, "{name}: {what} not compressed ({back} bytes)");
+        if hybi_compresses {
+            assert!(out < limit, "{what} not compressed by hybi ({out} bytes)");
+        } else {
+            assert!(out >= limit, "{what} compressed by hybi ({out} bytes)");
+        }
+    };
     let json = json_text(n);
     let (out, back) = measured_echo(ws, wire, text(&json));
     println!(
         "{name}: {} bytes of JSON: {out} bytes out, {back} back",
         json.len()
     );
-    assert!(
-        out < n as u64 / 3 && back < n as u64 / 3,
-        "{name}: JSON not compressed"
-    );
+    small(out, back, json.len() / 3, "JSON");
 
     let big = compressible(16 << 20);
     let (out, back) = measured_echo(ws, wire, text(&big));
     println!("{name}: 16 MiB of repetitive text: {out} bytes out, {back} back");
-    assert!(
-        out < (16 << 20) / 50 && back < (16 << 20) / 50,
-        "{name}: 16 MiB not compressed"
-    );
+    small(out, back, big.len() / 50, "16 MiB");
 
     // 1 MiB in 16 compressed fragments, echoed whole (and compressed).
     let fragmented = compressible(n);
@@ -1208,10 +1265,7 @@ fn deflate_checks(name: &str, ws: &mut WebSocket<Tap>, wire: &WireLog) {
     let (read1, written1) = wire.counts();
     let (out, back) = (written1 - written0, read1 - read0);
     println!("{name}: 1 MiB in 16 fragments: {out} bytes out, {back} back");
-    assert!(
-        out < n as u64 / 20 && back < n as u64 / 20,
-        "{name}: fragments not compressed"
-    );
+    small(out, back, n / 20, "fragments");
 
     // Incompressible: random bytes cannot shrink.
     let (out, back) = measured_echo(ws, wire, Message::Binary(payload(n)));
@@ -1228,6 +1282,11 @@ fn deflate_checks(name: &str, ws: &mut WebSocket<Tap>, wire: &WireLog) {
     let back = wire.counts().0 - read0;
     println!("{name}: its 1 MiB in 16 fragments: {back} bytes");
     assert!(back < n as u64 / 20, "{name}: its fragments not compressed");
+}
+
+#[test]
+fn hybi_client_against_python_server_deflate_window8() {
+    hybi_client_against_peer_server(Peer::Python, Mode::Window8);
 }
 
 #[test]
@@ -1258,4 +1317,14 @@ fn hybi_client_against_node_server_deflate() {
 #[test]
 fn hybi_client_against_node_server_deflate_params() {
     hybi_client_against_peer_server(Peer::Node, Mode::Params);
+}
+
+#[test]
+fn node_client_against_hybi_server_deflate_window8() {
+    peer_client_against_hybi_server(Peer::Node, Mode::Window8);
+}
+
+#[test]
+fn hybi_client_against_node_server_deflate_window8() {
+    hybi_client_against_peer_server(Peer::Node, Mode::Window8);
 }

@@ -9,12 +9,16 @@ and so what this client offers and expects:
   on      websockets' default offer, accepted: both sides compress;
   params  a non-default offer (server_max_window_bits=10,
           client_max_window_bits=12, client_no_context_takeover), accepted
-          as asked.
-With deflate on (on, params) it also sends an empty text first, measures
+          as asked;
+  window8 an offer of server_max_window_bits=8, accepted: hybi cannot
+          compress with a 256-byte window, so it sends uncompressed while
+          this client compresses.
+With deflate on (on, params, window8) it also sends an empty text first, measures
 the bytes hybi's server counts on the TCP stream ("cmd:wire") around large
 compressible messages (1 MiB of JSON, 16 MiB of repetitive text, 1 MiB of
 text in 16 fragments: far fewer bytes than the payload, both ways) and an
-incompressible one (1 MiB random: no fewer), and receives 1 MiB of
+incompressible one (1 MiB random: no fewer; with window8, hybi's side is
+never fewer), and receives 1 MiB of
 compressible text that hybi sends in 16 compressed fragments.
 
 Started by tests/interop.rs, whose server echoes every data message and
@@ -134,6 +138,7 @@ def check_negotiated(ws, mode):
             "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12",
             (False, True, 10, 12),
         ),
+        "window8": ("permessage-deflate; server_max_window_bits=8", (False, False, 8, 15)),
     }[mode]
     check(header == expected_header, f"hybi's 101 accepts permessage-deflate: {header!r}")
     check(len(extensions) == 1 and isinstance(extensions[0], PerMessageDeflate), f"extensions in use: {extensions}")
@@ -147,21 +152,29 @@ def check_negotiated(ws, mode):
     check(got == expected, f"agreed (remote_nct, local_nct, remote_bits, local_bits) = {got}")
 
 
-def deflate_checks(ws):
-    """Large payloads with compression on: the wire must show it."""
+def deflate_checks(ws, hybi_compresses):
+    """Large payloads with compression on: the wire must show it. hybi's
+    side (written) is compressed unless it may not (window8)."""
     n = 1 << 20
+
+    def small(read, written, limit, what):
+        if hybi_compresses:
+            check(read < limit and written < limit, f"{what} compressed both ways: {read} bytes in, {written} out")
+        else:
+            check(read < limit and written >= limit, f"{what} compressed by us only: {read} bytes in, {written} out")
+
     text = json_text(n)
     read, written = measured_echo(ws, text, f"{len(text)} bytes of JSON")
-    check(read < len(text) // 3 and written < len(text) // 3, f"JSON compressed both ways: {read} bytes in, {written} out")
+    small(read, written, len(text) // 3, "JSON")
 
     text = compressible(16 << 20)
     read, written = measured_echo(ws, text, "16 MiB of repetitive text")
-    check(read < len(text) // 50 and written < len(text) // 50, f"16 MiB compressed both ways: {read} bytes in, {written} out")
+    small(read, written, len(text) // 50, "16 MiB")
 
     text = compressible(n)
     chunks = [text[i : i + n // 16] for i in range(0, n, n // 16)]
     read, written = measured_echo(ws, chunks, "1 MiB of text in 16 fragments")
-    check(read < n // 20 and written < n // 20, f"fragmented text compressed both ways: {read} bytes in, {written} out")
+    small(read, written, n // 20, "fragmented text")
 
     data = payload(n)
     read, written = measured_echo(ws, data, "1 MiB of random bytes")
@@ -184,6 +197,8 @@ def main_connection(url, mode):
                 server_max_window_bits=10, client_max_window_bits=12, client_no_context_takeover=True
             )
         ]
+    elif mode == "window8":
+        extra["extensions"] = [ClientPerMessageDeflateFactory(server_max_window_bits=8)]
     with connect(url, subprotocols=["nope", PROTOCOL], **options(**extra)) as ws:
         check(ws.subprotocol == PROTOCOL, f"subprotocol negotiated: {ws.subprotocol!r}")
         check_negotiated(ws, mode)
@@ -242,7 +257,7 @@ def main_connection(url, mode):
         )
 
         if mode != "off":
-            deflate_checks(ws)
+            deflate_checks(ws, hybi_compresses=mode != "window8")
 
         ws.close(4000, "client bye ✓")
         rcvd = ws.protocol.close_rcvd
@@ -270,8 +285,8 @@ def second_connection(url):
 
 def main():
     sys.stdout.reconfigure(encoding="utf-8")
-    if len(sys.argv) != 3 or sys.argv[2] not in ("off", "on", "params"):
-        fail("usage: client.py URL off|on|params")
+    if len(sys.argv) != 3 or sys.argv[2] not in ("off", "on", "params", "window8"):
+        fail("usage: client.py URL off|on|params|window8")
     timer = threading.Timer(DEADLINE, lambda: (print("FAIL: deadline", flush=True), os._exit(3)))
     timer.daemon = True
     timer.start()

@@ -8,7 +8,11 @@
 //   on      perMessageDeflate with threshold 0 (every message compressed);
 //   params  the same with serverMaxWindowBits 11 and clientMaxWindowBits 10
 //           (and whatever hybi's offer asks, such as
-//           server_no_context_takeover).
+//           server_no_context_takeover);
+//   window8 serverMaxWindowBits 8 and clientMaxWindowBits 8: hybi may not
+//           compress (it cannot with a 256-byte window); Node's zlib, asked
+//           for an 8-bit raw window, silently uses 9 bits, which hybi
+//           inflates anyway.
 //
 // Listens on 127.0.0.1 and prints, one line each:
 //   "ready PORT"             once listening;
@@ -50,6 +54,7 @@ const MODES = {
   off: false,
   on: { threshold: 0 },
   params: { threshold: 0, serverMaxWindowBits: 11, clientMaxWindowBits: 10 },
+  window8: { threshold: 0, serverMaxWindowBits: 8, clientMaxWindowBits: 8 },
 };
 const mode = process.argv[3] ?? 'off';
 if (!(mode in MODES)) throw new Error(`unknown mode ${mode}`);

@@ -8,7 +8,9 @@ MODE sets its permessage-deflate (RFC 7692) side:
           with deflate off offers nothing, so nothing is agreed;
   on      the same default: it accepts hybi's offer and compresses;
   params  non-default: server_max_window_bits=11, client_max_window_bits=10
-          (and whatever hybi's offer asks, such as server_no_context_takeover).
+          (and whatever hybi's offer asks, such as server_no_context_takeover);
+  window8 client_max_window_bits=8: hybi may not compress (it cannot with a
+          256-byte window), this server does.
 
 Listens on 127.0.0.1 and prints, one line each, flushed:
   "ready PORT"                    once listening;
@@ -99,6 +101,8 @@ def main():
     compression = {}
     if mode == "params":
         compression["extensions"] = [ServerPerMessageDeflateFactory(server_max_window_bits=11, client_max_window_bits=10)]
+    elif mode == "window8":
+        compression["extensions"] = [ServerPerMessageDeflateFactory(client_max_window_bits=8)]
     elif mode not in ("off", "on"):
         sys.exit(f"unknown mode {mode}")
     with serve(

@@ -41,6 +41,10 @@
 //!   overflow everybody's queue and empty the room. (A room that must go
 //!   past that ceiling would have each thread wait on its queue, with
 //!   `recv_timeout`, and read a non-blocking socket instead.)
+//! * **Compression.** permessage-deflate (RFC 7692) is on
+//!   (`Config::deflate = Some(DeflateConfig::default())`): browsers offer
+//!   it, the engine accepts and compresses the JSON both ways, and the
+//!   limits below apply to the inflated messages.
 //! * **Untrusted input.** The engine bounds frames and messages
 //!   (`MAX_FRAME`); the server parses the JSON itself and checks names (1 to
 //!   `MAX_NAME` characters, no control characters, unique ignoring case) and
@@ -79,7 +83,7 @@ use std::time::{Duration, Instant};
 
 use hybi::io::blocking::WebSocket;
 use hybi::io::{Decision, Error, Message};
-use hybi::{CloseCode, Config, Request};
+use hybi::{CloseCode, Config, DeflateConfig, Request};
 
 /// The page: HTML, CSS and the script, no external assets.
 const PAGE: &str = include_str!("chat.html");
@@ -148,6 +152,7 @@ fn serve(id: u64, stream: TcpStream, room: &Mutex<Room>) -> Result<(), Error> {
     config.plain_http_requests = true;
     config.max_frame_size = MAX_FRAME as u64;
     config.max_message_size = MAX_FRAME as u64;
+    config.deflate = Some(DeflateConfig::default());
     let mut answered = None;
     let mut ws = match WebSocket::accept_with(stream, config, |request| {
         let decision = route(request);

@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --example echo_server              # listens on 127.0.0.1:9001
 //! cargo run --example echo_server 0.0.0.0:9002
+//! cargo run --example echo_server -- --no-deflate   # without compression
 //! ```
 //!
 //! Every text and binary message is echoed unchanged, pings are answered by
@@ -12,6 +13,12 @@
 //! completed before the connection is dropped). Point the fuzzingclient at
 //! `ws://127.0.0.1:9001` to run the suite against it.
 //!
+//! permessage-deflate (RFC 7692) is on: `Config::deflate` is
+//! `Some(DeflateConfig::default())`, so a client's offer (every browser
+//! makes one) is accepted and messages are compressed both ways, which the
+//! Autobahn suite's section 12 and 13 cases exercise. `--no-deflate` leaves
+//! it off, and offers are declined.
+//!
 //! The whole server is `WebSocket::accept_with` and a `read` loop: the
 //! adapter (`hybi::io::blocking`) moves the bytes, the engine keeps every
 //! rule of the protocol.
@@ -20,14 +27,21 @@ use std::net::{TcpListener, TcpStream};
 
 use hybi::io::blocking::WebSocket;
 use hybi::io::{Decision, Error, Message};
-use hybi::Config;
+use hybi::{Config, DeflateConfig};
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".to_string());
-    let listener = TcpListener::bind(&addr)?;
-    println!("echo server listening on ws://{}", listener.local_addr()?);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let deflate = !args.iter().any(|arg| arg == "--no-deflate");
+    let addr = args
+        .iter()
+        .find(|arg| !arg.starts_with("--"))
+        .map_or("127.0.0.1:9001", String::as_str);
+    let listener = TcpListener::bind(addr)?;
+    println!(
+        "echo server listening on ws://{} (permessage-deflate {})",
+        listener.local_addr()?,
+        if deflate { "on" } else { "off" }
+    );
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -42,7 +56,7 @@ fn main() -> std::io::Result<()> {
             let peer = stream
                 .peer_addr()
                 .map_or_else(|_| "?".into(), |a| a.to_string());
-            if let Err(error) = serve(stream) {
+            if let Err(error) = serve(stream, deflate) {
                 eprintln!("{peer}: {error}");
             }
         });
@@ -50,13 +64,16 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve(stream: TcpStream) -> Result<(), Error> {
+fn serve(stream: TcpStream, deflate: bool) -> Result<(), Error> {
     // Echoed frames go out at once rather than waiting for Nagle.
     stream.set_nodelay(true)?;
     let mut config = Config::default();
     // Autobahn sends messages up to 16 MiB in single frames.
     config.max_frame_size = 64 << 20;
     config.max_message_size = 64 << 20;
+    if deflate {
+        config.deflate = Some(DeflateConfig::default());
+    }
     let mut ws = WebSocket::accept_with(stream, config, |request| {
         println!("upgrade request for {}", request.target());
         Decision::accept()

@@ -448,9 +448,14 @@ impl Connection {
         if let Some(state) = &mut self.deflate {
             if state.inflater.is_busy() {
                 // Output (or staged input) of an earlier chunk comes first.
-                // With nothing to hand out yet (only part of a code point),
-                // it needs more input: read on.
+                // With nothing to hand out yet (only part of a code point,
+                // or a frame whose output filled the buffer exactly at its
+                // end), it needs more input: read on. Still busy with
+                // nothing to show, the stream is stuck on its input.
                 match state.inflater.resume(self.config.max_message_size) {
+                    Ok(None) if state.inflater.is_busy() => {
+                        return self.fail_now(ProtocolError::InvalidCompressedData, input.len());
+                    }
                     Ok(None) => {}
                     ready => return self.inflated(0, ready, input.len()),
                 }

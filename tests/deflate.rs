@@ -1018,3 +1018,52 @@ both_roles!(
         assert_eq!(feed_deflate(role, &input).events, vec![text(&message)]);
     }
 );
+
+// ---- interop regressions (found against Python websockets and Node ws) ----
+
+/// A peer's 1 MiB of repetitive text in 16 compressed fragments of 64 KiB
+/// (one DEFLATE stream, each fragment sync-flushed, the tail kept on all but
+/// the last), as websockets and ws send one: each ~200-byte fragment
+/// inflates to 64 KiB, more than one output chunk.
+fn highly_compressible_fragments(role: Role) -> (Vec<u8>, Vec<u8>) {
+    let line = b"The quick brown fox jumps over the lazy dog. ";
+    let text: Vec<u8> = line.iter().copied().cycle().take(1 << 20).collect();
+    let mut c = flate2::Compress::new(flate2::Compression::new(6), false);
+    let mut input = Vec::new();
+    let chunks: Vec<&[u8]> = text.chunks(1 << 16).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let mut out = Vec::with_capacity(chunk.len() + 1024);
+        c.compress_vec(chunk, &mut out, flate2::FlushCompress::Sync)
+            .unwrap();
+        assert_eq!(c.total_in() as usize, (i + 1) << 16);
+        let last = i == chunks.len() - 1;
+        if last {
+            out.truncate(out.len() - 4);
+        }
+        let first = match (i, last) {
+            (0, _) => 0x41,
+            (_, false) => 0x00,
+            (_, true) => 0x80,
+        };
+        input.extend(raw_frame_to(role, first, &out));
+    }
+    (text, input)
+}
+
+both_roles!(fragments_that_each_inflate_past_an_output_chunk, |role| {
+    let (text, input) = highly_compressible_fragments(role);
+    for chunk in [input.len(), 4096, 7] {
+        let mut conn = open_deflate(role, DeflateConfig::default());
+        let events = merge(feed_chunks(&mut conn, &input, chunk));
+        assert_eq!(events.len(), 1, "reads of {chunk}: {:?}", &events[1..]);
+        match &events[0] {
+            Ev::Data { kind, payload, fin } => {
+                assert_eq!(*kind, MessageKind::Text);
+                assert!(*fin, "reads of {chunk}: the message did not end");
+                assert_eq!(payload.len(), text.len(), "reads of {chunk}");
+                assert!(*payload == text, "reads of {chunk}: content differs");
+            }
+            other => panic!("reads of {chunk}: {other:?}"),
+        }
+    }
+});

@@ -239,6 +239,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.inner.conn.subprotocol()
     }
 
+    /// What was agreed for permessage-deflate (RFC 7692) in the handshake,
+    /// from this endpoint's point of view; `None` when it is not in use
+    /// (not configured with [`Config::deflate`](crate::Config::deflate),
+    /// declined, or the handshake is not done). Delegates to
+    /// [`Connection::deflate`](crate::Connection::deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+        self.inner.conn.deflate()
+    }
+
     /// How the connection ended, once it did.
     pub fn closed(&self) -> Option<Closed> {
         self.inner.driver.closed

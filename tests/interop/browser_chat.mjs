@@ -1,22 +1,27 @@
 // Headless Chromium in the chat example (examples/chat.rs): two pages join
 // under different names, see each other in the member list, exchange
-// messages both ways (one by the Send button, one by Enter), a taken name is
-// refused with an error, and one page leaves. Asserts what each page shows,
-// what the server printed, and that hybi declined Chromium's
-// permessage-deflate offer (the offer is in the request, no
-// Sec-WebSocket-Extensions in the 101, `ws.extensions === ""` in the page).
-// Saves screenshots under target/interop/.
+// messages both ways (one by the Send button, one by Enter), a long one
+// (the chat's limit of 500 characters of repetitive text, non-ASCII
+// included) arrives whole, a taken name is refused with an error, and one
+// page leaves. Asserts what each page shows, what the server printed, and
+// that hybi ACCEPTED Chromium's permessage-deflate offer (the offer is in
+// the request, the 101 answers Sec-WebSocket-Extensions: permessage-deflate,
+// `ws.extensions` in the page names it) and compressed: the pages reach the
+// server through a byte-counting TCP relay here, and the long message takes
+// far fewer bytes than its text, both ways. Saves screenshots under
+// target/interop/.
 //
 // Usage: node tests/interop/browser_chat.mjs   (after `cargo build --example chat`)
 // Environment: CARGO_TARGET_DIR (default: target), CHROMIUM (default:
 // /usr/bin/chromium).
 //
 // Starts the chat binary itself on a free port and ends it (by its own
-// handle) and the browser when done, on failure too; a deadline ends
+// handle), the relay and the browser when done, on failure too; a deadline ends
 // everything if something hangs. Exits non-zero on any failure.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -87,6 +92,50 @@ async function stopServer() {
   const timer = setTimeout(() => server.kill('SIGKILL'), 2000);
   await exited;
   clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------
+// A TCP relay between the pages and the chat server that counts the bytes
+// each way, so the test sees what crossed the wire (compressed or not).
+
+const wire = { up: 0, down: 0 };
+let relay = null;
+const relayed = new Set();
+
+function startRelay(target) {
+  const { hostname, port } = new URL(target);
+  relay = net.createServer((page) => {
+    const chat = net.connect(Number(port), hostname);
+    relayed.add(page).add(chat);
+    const end = () => {
+      page.destroy();
+      chat.destroy();
+      relayed.delete(page);
+      relayed.delete(chat);
+    };
+    page.on('data', (chunk) => {
+      wire.up += chunk.length;
+    });
+    chat.on('data', (chunk) => {
+      wire.down += chunk.length;
+    });
+    page.pipe(chat);
+    chat.pipe(page);
+    for (const socket of [page, chat]) {
+      socket.on('error', end);
+      socket.on('close', end);
+    }
+  });
+  return new Promise((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${relay.address().port}/`));
+  });
+}
+
+function stopRelay() {
+  for (const socket of relayed) socket.destroy();
+  relayed.clear();
+  if (relay) relay.close();
 }
 
 async function serverSaid(line) {
@@ -173,16 +222,16 @@ async function expectLog(p, lines) {
   ok(`${p.label} log shows ${JSON.stringify(lines)}`);
 }
 
-/** The page's open WebSocket: no extension, no subprotocol; the 101 declined the offer. */
-async function expectNoExtension(p) {
+/** The page's open WebSocket: permessage-deflate, no subprotocol; the 101 accepted the offer. */
+async function expectDeflate(p) {
   const sockets = await p.page.evaluate(() =>
     window.__sockets.map((ws) => ({ url: ws.url, readyState: ws.readyState, extensions: ws.extensions, protocol: ws.protocol })),
   );
   const open = sockets.filter((ws) => ws.readyState === 1);
   assert.equal(open.length, 1, `${p.label} open sockets: ${JSON.stringify(sockets)}`);
-  assert.equal(open[0].extensions, '', `${p.label} ws.extensions`);
+  assert.match(open[0].extensions, /^permessage-deflate/, `${p.label} ws.extensions`);
   assert.equal(open[0].protocol, '', `${p.label} ws.protocol`);
-  ok(`${p.label}: ws.extensions === "" on ${open[0].url}`);
+  ok(`${p.label}: ws.extensions === ${JSON.stringify(open[0].extensions)} on ${open[0].url}`);
 
   const lower = (headers) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
   const request = lower(p.handshakes.requests.at(-1) ?? {});
@@ -190,8 +239,9 @@ async function expectNoExtension(p) {
   assert.ok(/permessage-deflate/.test(request['sec-websocket-extensions'] ?? ''), `${p.label} offered: ${JSON.stringify(request)}`);
   assert.ok(response, `${p.label}: no handshake response seen`);
   assert.equal(response.status, 101);
-  assert.equal(lower(response.headers)['sec-websocket-extensions'], undefined, `${p.label} 101 headers: ${JSON.stringify(response.headers)}`);
-  ok(`${p.label}: offered ${JSON.stringify(request['sec-websocket-extensions'])}, the 101 declined it`);
+  const answer = lower(response.headers)['sec-websocket-extensions'];
+  assert.match(answer ?? '', /^permessage-deflate/, `${p.label} 101 headers: ${JSON.stringify(response.headers)}`);
+  ok(`${p.label}: offered ${JSON.stringify(request['sec-websocket-extensions'])}, the 101 accepted: ${JSON.stringify(answer)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -216,8 +266,8 @@ async function run(browser, url) {
   await expectRoom(ada, ['Ada', 'Bob']);
   assert.equal(await text(bob, '#error'), '', 'the error is cleared on joining');
   await serverSaid('Bob joined');
-  await expectNoExtension(ada);
-  await expectNoExtension(bob);
+  await expectDeflate(ada);
+  await expectDeflate(bob);
 
   // Ada sends with the button, Bob with Enter; non-ASCII both ways.
   await ada.page.fill('#message', 'Hello Bob — héllo, 你好');
@@ -229,6 +279,25 @@ async function run(browser, url) {
   await expectLog(ada, both);
   await expectLog(bob, both);
   assert.equal(await ada.page.inputValue('#message'), '', 'the input is cleared after sending');
+
+  // A long message, the chat's limit of 500 characters, repetitive (a
+  // chat's text is): whole on both pages, and compressed on the wire both
+  // ways. Uncompressed, Ada's frame alone would be over 560 bytes and the
+  // two copies sent back over 1,100.
+  const long = 'Deflate me — ünïcödé, 你好. '.repeat(20).slice(0, 500);
+  assert.equal(long.length, 500);
+  const before = { ...wire };
+  await ada.page.fill('#message', long);
+  await ada.page.click('#send');
+  const three = [...both, `Ada: ${long}`];
+  await expectLog(ada, three);
+  await expectLog(bob, three);
+  const up = wire.up - before.up;
+  const down = wire.down - before.down;
+  const raw = Buffer.byteLength(long);
+  console.log(`the ${raw}-byte message crossed the wire in ${up} bytes up, ${down} bytes down (two copies)`);
+  assert.ok(up < raw / 2 && down < raw, `not compressed: ${up} up, ${down} down for ${raw} bytes of text`);
+  ok(`the long message arrived whole on both pages, compressed: ${up} bytes up, ${down} down for ${raw} bytes of text`);
 
   mkdirSync(SHOTS, { recursive: true });
   await ada.page.screenshot({ path: path.join(SHOTS, 'chat-ada.png') });
@@ -243,7 +312,7 @@ async function run(browser, url) {
   ok("Bob's page is back in the lobby, with no error");
   await expectRoom(ada, ['Ada']);
   await serverSaid('Bob left');
-  await expectLog(ada, both);
+  await expectLog(ada, three);
   const adaOpen = await ada.page.evaluate(() => window.__sockets.filter((ws) => ws.readyState === 1).length);
   assert.equal(adaOpen, 1, "Ada's socket stays open");
   ok("Ada's socket stays open after Bob left");
@@ -260,8 +329,10 @@ async function main() {
     process.exit(3);
   }, DEADLINE_MS);
   try {
-    const url = await startServer();
-    ok(`chat server listening on ${url}`);
+    const direct = await startServer();
+    ok(`chat server listening on ${direct}`);
+    const url = await startRelay(direct);
+    ok(`pages reach it through a byte-counting relay at ${url}`);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
     await run(browser, url);
   } catch (error) {
@@ -270,6 +341,7 @@ async function main() {
     console.log(`server output:\n${serverLines.join('\n')}`);
   } finally {
     if (browser) await browser.close().catch(() => {});
+    stopRelay();
     await stopServer();
     clearTimeout(deadline);
   }

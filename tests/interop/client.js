@@ -1,14 +1,35 @@
 // Node `ws` as a client against hybi's echo server.
 //
-// Usage: node client.js URL
+// Usage: node client.js URL MODE
+//
+// MODE says what hybi's server was told about permessage-deflate (RFC 7692),
+// and so what this client offers and expects:
+//   off     ws's default offer, which hybi (deflate off) declines;
+//   on      perMessageDeflate with threshold 0 (every message compressed),
+//           accepted: both sides compress;
+//   params  a non-default offer (serverMaxWindowBits 10, clientMaxWindowBits
+//           12, clientNoContextTakeover), accepted as asked;
+//   window8 an offer of serverMaxWindowBits 8, accepted: hybi cannot
+//           compress with a 256-byte window, so it sends uncompressed while
+//           this client compresses.
+// With deflate on (on, params, window8) it also sends an empty text first, measures
+// the bytes hybi's server counts on the TCP stream ("cmd:wire") around large
+// compressible messages (1 MiB of JSON, 16 MiB of repetitive text, 1 MiB of
+// text in 16 fragments: far fewer bytes than the payload, both ways) and an
+// incompressible one (1 MiB random: no fewer; with window8, hybi's side is
+// never fewer), and receives 1 MiB of
+// compressible text that hybi sends in 16 compressed fragments.
 //
 // Started by tests/interop.rs, whose server echoes every data message and
-// obeys three text commands:
+// obeys these text commands:
 //   "cmd:close CODE REASON"  it closes with that code and reason;
 //   "cmd:ping PAYLOAD"       it pings with PAYLOAD and, on the pong, sends
 //                            "pong-received PAYLOAD";
 //   "cmd:fragments"          it sends "split 中文 😀" in four text fragments
-//                            whose boundaries cut two characters in half.
+//                            whose boundaries cut two characters in half;
+//   "cmd:wire"               it answers "wire READ WRITTEN": the bytes it has
+//                            read and written on this TCP connection so far;
+//   "cmd:fragments-big"      it sends compressible(1 MiB) in 16 fragments.
 //
 // Prints "ok: CHECK" per check and "PASS" at the end; exits 1 on the first
 // mismatch (3 past DEADLINE_MS), so it always stops by itself.
@@ -47,6 +68,24 @@ function payload(n) {
   return out;
 }
 
+/** n bytes of repetitive ASCII text (the same in every peer script). */
+function compressible(n) {
+  const line = 'The quick brown fox jumps over the lazy dog. ';
+  return line.repeat(Math.ceil(n / line.length) + 1).slice(0, n);
+}
+
+/** About n bytes of JSON: an array of similar records. */
+function jsonText(n) {
+  const records = [];
+  let size = 2;
+  for (let i = 0; size < n; i++) {
+    const record = `{"id":${i},"name":"user-${i}","active":${i % 3 === 0},"tags":["a","b"]}`;
+    records.push(record);
+    size += record.length + 1;
+  }
+  return `[${records.join(',')}]`;
+}
+
 /** Opens a connection and queues its events, so checks can await them in order. */
 function open(url, protocols, options) {
   const ws = new WebSocket(url, protocols, options);
@@ -61,6 +100,9 @@ function open(url, protocols, options) {
       queue.push(event);
     }
   };
+  ws.on('upgrade', (response) => {
+    ws.extensionsHeader = response.headers['sec-websocket-extensions'];
+  });
   ws.on('open', () => push({ type: 'open' }));
   ws.on('message', (data, isBinary) => push({ type: 'message', data, isBinary }));
   ws.on('pong', (data) => push({ type: 'pong', data }));
@@ -90,12 +132,103 @@ function open(url, protocols, options) {
 
 const isText = (event, text) => event.type === 'message' && !event.isBinary && event.data.toString('utf8') === text;
 
-async function mainConnection(url) {
-  // ws offers permessage-deflate by default: hybi must decline it.
-  const ws = open(url, ['nope', PROTOCOL]);
+const OFFERS = {
+  // ws offers permessage-deflate by default.
+  off: {},
+  on: { perMessageDeflate: { threshold: 0 } },
+  params: {
+    perMessageDeflate: { threshold: 0, serverMaxWindowBits: 10, clientMaxWindowBits: 12, clientNoContextTakeover: true },
+  },
+  window8: { perMessageDeflate: { threshold: 0, serverMaxWindowBits: 8 } },
+};
+const ANSWERS = {
+  on: ['permessage-deflate', {}],
+  params: [
+    'permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12',
+    { client_no_context_takeover: true, server_max_window_bits: 10, client_max_window_bits: 12 },
+  ],
+  window8: ['permessage-deflate; server_max_window_bits=8', { server_max_window_bits: 8 }],
+};
+
+function checkNegotiated(ws, mode) {
+  if (mode === 'off') {
+    check(ws.extensions === '' && ws.extensionsHeader === undefined, 'permessage-deflate offer declined (no extension)');
+    return;
+  }
+  const [header, params] = ANSWERS[mode];
+  check(ws.extensionsHeader === header, `hybi's 101 accepts permessage-deflate: ${ws.extensionsHeader}`);
+  check(ws.extensions === 'permessage-deflate', `extensions in use: ${ws.extensions}`);
+  // ws keeps the accepted parameters on its extension object.
+  const got = ws._extensions['permessage-deflate'].params;
+  check(JSON.stringify(got) === JSON.stringify(params), `agreed parameters: ${JSON.stringify(got)}`);
+}
+
+/** The bytes hybi's server has read and written on this connection. */
+async function wire(ws) {
+  ws.send('cmd:wire');
+  const event = await ws.expect('message');
+  const [word, read, written] = event.data.toString('utf8').split(' ');
+  if (word !== 'wire') fail(`cmd:wire answered ${word}`);
+  return [Number(read), Number(written)];
+}
+
+/**
+ * Sends `fragments` as one message, checks the echo equals `whole`; returns
+ * the bytes hybi's server read (our message, compressed) and wrote (its
+ * echo) for it, give or take one cmd:wire and its answer.
+ */
+async function measuredEcho(ws, fragments, whole, what) {
+  const [read0, written0] = await wire(ws);
+  const binary = Buffer.isBuffer(whole);
+  fragments.forEach((fragment, i) => ws.send(fragment, { binary, fin: i === fragments.length - 1 }));
+  const event = await ws.expect('message');
+  const same = binary ? event.isBinary && whole.equals(event.data) : !event.isBinary && event.data.toString('utf8') === whole;
+  check(same, `${what} echoed`);
+  const [read1, written1] = await wire(ws);
+  return [read1 - read0, written1 - written0];
+}
+
+/**
+ * Large payloads with compression on: the wire must show it. hybi's side
+ * (written) is compressed unless it may not (window8).
+ */
+async function deflateChecks(ws, hybiCompresses) {
+  const n = 1 << 20;
+  const small = (read, written, limit, what) =>
+    hybiCompresses
+      ? check(read < limit && written < limit, `${what} compressed both ways: ${read} bytes in, ${written} out`)
+      : check(read < limit && written >= limit, `${what} compressed by us only: ${read} bytes in, ${written} out`);
+  let text = jsonText(n);
+  let [read, written] = await measuredEcho(ws, [text], text, `${text.length} bytes of JSON`);
+  small(read, written, text.length / 3, 'JSON');
+
+  text = compressible(16 << 20);
+  [read, written] = await measuredEcho(ws, [text], text, '16 MiB of repetitive text');
+  small(read, written, text.length / 20, '16 MiB');
+
+  text = compressible(n);
+  const chunks = Array.from({ length: 16 }, (_, i) => text.slice((i * n) / 16, ((i + 1) * n) / 16));
+  [read, written] = await measuredEcho(ws, chunks, text, '1 MiB of text in 16 fragments');
+  small(read, written, n / 20, 'fragmented text');
+
+  const data = payload(n);
+  [read, written] = await measuredEcho(ws, [data], data, '1 MiB of random bytes');
+  check(read >= n && written >= n, `random bytes stay their size on the wire: ${read} bytes in, ${written} out`);
+
+  ws.send('cmd:fragments-big');
+  check(isText(await ws.next(), text), "hybi's 1 MiB in 16 compressed fragments received whole");
+}
+
+async function mainConnection(url, mode) {
+  const ws = open(url, ['nope', PROTOCOL], OFFERS[mode]);
   await ws.expect('open');
   check(ws.protocol === PROTOCOL, `subprotocol negotiated: ${JSON.stringify(ws.protocol)}`);
-  check(ws.extensions === '', 'permessage-deflate offer declined (no extension)');
+  checkNegotiated(ws, mode);
+  if (mode !== 'off') {
+    // The first data message: hybi's report shows how it was framed.
+    ws.send('');
+    check(isText(await ws.next(), ''), 'empty text echoed');
+  }
 
   for (const text of TEXTS) {
     ws.send(text);
@@ -169,6 +302,8 @@ async function mainConnection(url) {
   ws.send('cmd:fragments');
   check(isText(await ws.next(), 'split 中文 😀'), "hybi's fragmented text (UTF-8 cut at boundaries) received whole");
 
+  if (mode !== 'off') await deflateChecks(ws, mode !== 'window8');
+
   ws.close(4000, 'client bye ✓');
   const close = await ws.expect('close');
   check(close.code === 4000, `hybi answered our close with ${close.code} ${JSON.stringify(close.reason)}`);
@@ -189,14 +324,14 @@ async function secondConnection(url) {
   );
 }
 
-const url = process.argv[2];
-if (!url) fail('usage: node client.js URL');
+const [url, mode] = process.argv.slice(2);
+if (!url || !(mode in OFFERS)) fail('usage: node client.js URL off|on|params|window8');
 setTimeout(() => {
   console.log('FAIL: deadline');
   process.exit(3);
 }, DEADLINE_MS).unref();
 try {
-  await mainConnection(url);
+  await mainConnection(url, mode);
   await secondConnection(url);
   console.log('PASS');
   process.exit(0);

@@ -1,15 +1,36 @@
 #!/usr/bin/env python3
 """Python `websockets` (sync API) as a client against hybi's echo server.
 
-Usage: python3 client.py URL
+Usage: python3 client.py URL MODE
+
+MODE says what hybi's server was told about permessage-deflate (RFC 7692),
+and so what this client offers and expects:
+  off     websockets' default offer, which hybi (deflate off) declines;
+  on      websockets' default offer, accepted: both sides compress;
+  params  a non-default offer (server_max_window_bits=10,
+          client_max_window_bits=12, client_no_context_takeover), accepted
+          as asked;
+  window8 an offer of server_max_window_bits=8, accepted: hybi cannot
+          compress with a 256-byte window, so it sends uncompressed while
+          this client compresses.
+With deflate on (on, params, window8) it also sends an empty text first, measures
+the bytes hybi's server counts on the TCP stream ("cmd:wire") around large
+compressible messages (1 MiB of JSON, 16 MiB of repetitive text, 1 MiB of
+text in 16 fragments: far fewer bytes than the payload, both ways) and an
+incompressible one (1 MiB random: no fewer; with window8, hybi's side is
+never fewer), and receives 1 MiB of
+compressible text that hybi sends in 16 compressed fragments.
 
 Started by tests/interop.rs, whose server echoes every data message and
-obeys three text commands:
+obeys these text commands:
   "cmd:close CODE REASON"  it closes with that code and reason;
   "cmd:ping PAYLOAD"       it pings with PAYLOAD and, on the pong, sends
                            "pong-received PAYLOAD";
   "cmd:fragments"          it sends "split 中文 😀" in four text fragments
-                           whose boundaries cut two characters in half.
+                           whose boundaries cut two characters in half;
+  "cmd:wire"               it answers "wire READ WRITTEN": the bytes it has
+                           read and written on this TCP connection so far;
+  "cmd:fragments-big"      it sends compressible(1 MiB) in 16 fragments.
 
 Prints "ok: CHECK" per check and "PASS" at the end; exits 1 on the first
 mismatch (and 3 if the whole run takes longer than DEADLINE seconds), so
@@ -22,6 +43,7 @@ import sys
 import threading
 
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory, PerMessageDeflate
 from websockets.sync.client import connect
 
 DEADLINE = 120  # seconds for the whole run
@@ -54,6 +76,23 @@ def payload(n):
     return random.Random(n).randbytes(n)
 
 
+def compressible(n):
+    """n bytes of repetitive ASCII text (the same in every peer script)."""
+    line = "The quick brown fox jumps over the lazy dog. "
+    return (line * (n // len(line) + 1))[:n]
+
+
+def json_text(n):
+    """About n bytes of JSON: an array of similar records."""
+    records, size, i = [], 2, 0
+    while size < n:
+        record = f'{{"id":{i},"name":"user-{i}","active":{str(i % 3 == 0).lower()},"tags":["a","b"]}}'
+        records.append(record)
+        size += len(record) + 1
+        i += 1
+    return "[" + ",".join(records) + "]"
+
+
 def recv(ws):
     return ws.recv(timeout=TIMEOUT)
 
@@ -64,15 +103,109 @@ def options(**extra):
     return dict(proxy=None, ping_interval=None, max_size=32 << 20, open_timeout=10, **extra)
 
 
-def main_connection(url):
-    # websockets offers permessage-deflate by default: hybi must decline it.
-    with connect(url, subprotocols=["nope", PROTOCOL], **options()) as ws:
+def wire(ws):
+    """The bytes hybi's server has read and written on this connection."""
+    ws.send("cmd:wire")
+    word, read, written = recv(ws).split()
+    if word != "wire":
+        fail(f"cmd:wire answered {word!r}")
+    return int(read), int(written)
+
+
+def measured_echo(ws, message, what):
+    """Sends message (a list: its fragments), checks its echo; returns the
+    bytes hybi's server read (our message, compressed) and wrote (its echo)
+    for it, give or take the few bytes of one cmd:wire and its answer."""
+    read0, written0 = wire(ws)
+    ws.send(message)
+    whole = "".join(message) if isinstance(message, list) else message
+    check(recv(ws) == whole, f"{what} echoed")
+    read1, written1 = wire(ws)
+    return read1 - read0, written1 - written0
+
+
+def check_negotiated(ws, mode):
+    header = ws.response.headers.get("Sec-WebSocket-Extensions")
+    extensions = ws.protocol.extensions
+    if mode == "off":
+        check(header is None and not extensions, "permessage-deflate offer declined (no extension)")
+        return
+    expected_header, expected = {
+        "on": ("permessage-deflate", (False, False, 15, 15)),
+        # websockets' names are from its own point of view (the client's):
+        # remote is hybi's compressor, local ours.
+        "params": (
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12",
+            (False, True, 10, 12),
+        ),
+        "window8": ("permessage-deflate; server_max_window_bits=8", (False, False, 8, 15)),
+    }[mode]
+    check(header == expected_header, f"hybi's 101 accepts permessage-deflate: {header!r}")
+    check(len(extensions) == 1 and isinstance(extensions[0], PerMessageDeflate), f"extensions in use: {extensions}")
+    ext = extensions[0]
+    got = (
+        ext.remote_no_context_takeover,
+        ext.local_no_context_takeover,
+        ext.remote_max_window_bits,
+        ext.local_max_window_bits,
+    )
+    check(got == expected, f"agreed (remote_nct, local_nct, remote_bits, local_bits) = {got}")
+
+
+def deflate_checks(ws, hybi_compresses):
+    """Large payloads with compression on: the wire must show it. hybi's
+    side (written) is compressed unless it may not (window8)."""
+    n = 1 << 20
+
+    def small(read, written, limit, what):
+        if hybi_compresses:
+            check(read < limit and written < limit, f"{what} compressed both ways: {read} bytes in, {written} out")
+        else:
+            check(read < limit and written >= limit, f"{what} compressed by us only: {read} bytes in, {written} out")
+
+    text = json_text(n)
+    read, written = measured_echo(ws, text, f"{len(text)} bytes of JSON")
+    small(read, written, len(text) // 3, "JSON")
+
+    text = compressible(16 << 20)
+    read, written = measured_echo(ws, text, "16 MiB of repetitive text")
+    small(read, written, len(text) // 20, "16 MiB")
+
+    text = compressible(n)
+    chunks = [text[i : i + n // 16] for i in range(0, n, n // 16)]
+    read, written = measured_echo(ws, chunks, "1 MiB of text in 16 fragments")
+    small(read, written, n // 20, "fragmented text")
+
+    data = payload(n)
+    read, written = measured_echo(ws, data, "1 MiB of random bytes")
+    check(read >= n and written >= n, f"random bytes stay their size on the wire: {read} bytes in, {written} out")
+
+    ws.send("cmd:fragments-big")
+    fragments = list(ws.recv_streaming(decode=False))
+    check(
+        b"".join(fragments).decode() == text and len(fragments) == 16,
+        f"hybi's 1 MiB in {len(fragments)} compressed fragments received whole",
+    )
+
+
+def main_connection(url, mode):
+    # websockets offers permessage-deflate by default.
+    extra = {}
+    if mode == "params":
+        extra["extensions"] = [
+            ClientPerMessageDeflateFactory(
+                server_max_window_bits=10, client_max_window_bits=12, client_no_context_takeover=True
+            )
+        ]
+    elif mode == "window8":
+        extra["extensions"] = [ClientPerMessageDeflateFactory(server_max_window_bits=8)]
+    with connect(url, subprotocols=["nope", PROTOCOL], **options(**extra)) as ws:
         check(ws.subprotocol == PROTOCOL, f"subprotocol negotiated: {ws.subprotocol!r}")
-        check(
-            ws.response.headers.get("Sec-WebSocket-Extensions") is None
-            and not ws.protocol.extensions,
-            "permessage-deflate offer declined (no extension)",
-        )
+        check_negotiated(ws, mode)
+        if mode != "off":
+            # The first data message: hybi's report shows how it was framed.
+            ws.send("")
+            check(recv(ws) == "", "empty text echoed")
 
         for text in TEXTS:
             ws.send(text)
@@ -123,6 +256,9 @@ def main_connection(url):
             f"hybi's fragmented text received as {len(fragments)} fragments",
         )
 
+        if mode != "off":
+            deflate_checks(ws, hybi_compresses=mode != "window8")
+
         ws.close(4000, "client bye ✓")
         rcvd = ws.protocol.close_rcvd
         check(rcvd is not None and rcvd.code == 4000, f"hybi answered our close with {rcvd and rcvd.code} {rcvd and rcvd.reason!r}")
@@ -149,13 +285,13 @@ def second_connection(url):
 
 def main():
     sys.stdout.reconfigure(encoding="utf-8")
-    if len(sys.argv) != 2:
-        fail("usage: client.py URL")
+    if len(sys.argv) != 3 or sys.argv[2] not in ("off", "on", "params", "window8"):
+        fail("usage: client.py URL off|on|params|window8")
     timer = threading.Timer(DEADLINE, lambda: (print("FAIL: deadline", flush=True), os._exit(3)))
     timer.daemon = True
     timer.start()
-    url = sys.argv[1]
-    main_connection(url)
+    url, mode = sys.argv[1], sys.argv[2]
+    main_connection(url, mode)
     second_connection(url)
     print("PASS", flush=True)
 

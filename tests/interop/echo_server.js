@@ -1,20 +1,35 @@
 // Node `ws` as an echo server for hybi's client.
 //
-// Usage: node echo_server.js PORT   (0 picks a free port)
+// Usage: node echo_server.js PORT [MODE]   (PORT 0 picks a free port)
+//
+// MODE sets its permessage-deflate (RFC 7692) side:
+//   off     (default) ws's default for a server: no perMessageDeflate, so
+//           an offer is declined;
+//   on      perMessageDeflate with threshold 0 (every message compressed);
+//   params  the same with serverMaxWindowBits 11 and clientMaxWindowBits 10
+//           (and whatever hybi's offer asks, such as
+//           server_no_context_takeover);
+//   window8 serverMaxWindowBits 8 and clientMaxWindowBits 8: hybi may not
+//           compress (it cannot with a 256-byte window); Node's zlib, asked
+//           for an 8-bit raw window, silently uses 9 bits, which hybi
+//           inflates anyway.
 //
 // Listens on 127.0.0.1 and prints, one line each:
 //   "ready PORT"             once listening;
-//   "open PATH SUBPROTOCOL"  per connection ("-" for none);
+//   "open PATH SUBPROTOCOL EXTENSIONS"
+//                            per connection: the agreed subprotocol and its
+//                            101's Sec-WebSocket-Extensions ("-" for none);
 //   "closed CODE REASON"     when a connection ends: the code and reason of
 //                            the close frame it received (ws reports 1005
 //                            for an empty one, 1006 for none).
-// Echoes every data message with its type, and obeys three text commands:
+// Echoes every data message with its type, and obeys these text commands:
 //   "cmd:close CODE REASON"  closes with that code and reason;
 //   "cmd:ping PAYLOAD"       pings with PAYLOAD and, on the pong, sends
 //                            "pong-received PAYLOAD";
 //   "cmd:fragments"          sends "split 中文 😀" in four text fragments
 //                            (boundaries inside two characters, a ping
-//                            between the second and third).
+//                            between the second and third);
+//   "cmd:fragments-big"      sends compressible(1 MiB) in 16 fragments.
 // Supports the subprotocol "echo.hybi". Exits when its standard input
 // closes (the test holds the other end) or after DEADLINE_MS.
 import { WebSocketServer } from 'ws';
@@ -29,19 +44,41 @@ const FRAGMENTS = [
   utf8('😀').subarray(-2),
 ];
 
+/** n bytes of repetitive ASCII text (the same in every peer script). */
+function compressible(n) {
+  const line = 'The quick brown fox jumps over the lazy dog. ';
+  return line.repeat(Math.ceil(n / line.length) + 1).slice(0, n);
+}
+
+const MODES = {
+  off: false,
+  on: { threshold: 0 },
+  params: { threshold: 0, serverMaxWindowBits: 11, clientMaxWindowBits: 10 },
+  window8: { threshold: 0, serverMaxWindowBits: 8, clientMaxWindowBits: 8 },
+};
+const mode = process.argv[3] ?? 'off';
+if (!(mode in MODES)) throw new Error(`unknown mode ${mode}`);
+
 const say = (line) => process.stdout.write(`${line}\n`);
 
 const wss = new WebSocketServer({
   host: '127.0.0.1',
   port: Number(process.argv[2] ?? 0),
   maxPayload: 32 << 20,
+  perMessageDeflate: MODES[mode],
   handleProtocols: (offered) => (offered.has('echo.hybi') ? 'echo.hybi' : false),
 });
 
 wss.on('listening', () => say(`ready ${wss.address().port}`));
 
+// The 101's headers, for the "open" line.
+wss.on('headers', (headers, request) => {
+  const line = headers.find((h) => /^sec-websocket-extensions:/i.test(h));
+  request.extensionsAnswer = line ? line.slice(line.indexOf(':') + 1).trim() : '-';
+});
+
 wss.on('connection', (ws, request) => {
-  say(`open ${request.url} ${ws.protocol || '-'}`);
+  say(`open ${request.url} ${ws.protocol || '-'} ${request.extensionsAnswer}`);
   ws.on('message', (data, isBinary) => {
     const text = isBinary ? null : data.toString('utf8');
     if (text === null || !text.startsWith('cmd:')) {
@@ -63,7 +100,10 @@ wss.on('connection', (ws, request) => {
       ws.ping(utf8('between fragments'));
       ws.send(FRAGMENTS[2], { binary: false, fin: false });
       ws.send(FRAGMENTS[3], { binary: false, fin: true });
-    } else {
+    } else if (command === 'fragments-big') {
+      const big = compressible(1 << 20);
+      const step = big.length / 16;
+      for (let i = 0; i < 16; i++) ws.send(big.slice(i * step, (i + 1) * step), { fin: i === 15 });    } else {
       ws.send(`unknown command ${command}`);
     }
   });

@@ -25,7 +25,11 @@ pub struct Config {
     pub max_headers: usize,
     /// Largest single frame payload accepted, in bytes. Default 16 MiB (the
     /// default of tungstenite, so users moving over see no change). Checked
-    /// when the header arrives, before any payload: 1009.
+    /// when the header arrives, before any payload: 1009. A frame of a
+    /// compressed message may be 1/64 + 64 bytes larger (DEFLATE's overhead
+    /// on incompressible data is up to 1%), so a message at the limit still
+    /// passes once compressed; its inflated size is held to
+    /// `max_message_size` exactly.
     pub max_frame_size: u64,
     /// Largest message accepted (the sum of its fragments), in bytes. Default
     /// 64 MiB (the same as tungstenite). Checked at each frame header: 1009.

@@ -881,11 +881,11 @@ impl Connection {
         fin: bool,
         compression: Compression,
     ) -> Result<(), UsageError> {
-        let first = opcode != Opcode::Continuation;
         let limit = self.config.max_buffered_output;
         let mask = self.mask_key();
         #[cfg(feature = "deflate")]
         {
+            let first = opcode != Opcode::Continuation;
             let compress = if first {
                 compression == Compression::Auto
                     && self

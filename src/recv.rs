@@ -120,6 +120,7 @@ impl Receiver {
     /// permessage-deflate was agreed: RSV1 marks a compressed message
     /// (RFC 7692 §6), whose payload is handed out `chunk_limit` bytes at a
     /// time at most and is not checked as text here.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn enable_compression(&mut self, chunk_limit: usize) {
         self.allowed_rsv |= RSV1;
         self.compressed_chunk_limit = chunk_limit.max(1);
@@ -368,11 +369,21 @@ impl Receiver {
                 self.compressed = rsv1;
             }
             // RFC 6455 §10.4: limits on frame size and total message size.
-            if header.payload_len > config.max_frame_size {
+            // DEFLATE makes incompressible data slightly larger: 5 bytes per
+            // stored block, and zlib's blocks shrink with its memLevel (0.2%
+            // from Python's websockets, up to 1% at memLevel 1). So a message
+            // at the limit must not be refused once compressed: compressed
+            // bytes get 1/64 of slack. The inflated size is held to the
+            // exact limit by the inflater.
+            let slack = |limit: u64| match self.compressed {
+                true => limit.saturating_add(limit / 64).saturating_add(64),
+                false => limit,
+            };
+            if header.payload_len > slack(config.max_frame_size) {
                 return Err(ProtocolError::FrameTooLarge);
             }
             let total = self.message_len.saturating_add(header.payload_len);
-            if total > config.max_message_size {
+            if total > slack(config.max_message_size) {
                 return Err(ProtocolError::MessageTooLarge);
             }
             self.message_len = total;

@@ -72,6 +72,7 @@ impl Sender {
     }
 
     /// Whether `frame_len` more bytes (header included) fit under `limit`.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn has_room(&self, frame_len: usize, limit: usize) -> bool {
         self.buffered().saturating_add(frame_len) <= limit
     }
@@ -124,6 +125,7 @@ impl Sender {
     /// is written in front of it afterwards, once the length is known.
     /// `fill` gets the most the buffer may grow to. The caller has checked
     /// that the worst case fits under `limit`.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn queue_frame_filled(
         &mut self,
         opcode: Opcode,

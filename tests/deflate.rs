@@ -1067,3 +1067,36 @@ both_roles!(fragments_that_each_inflate_past_an_output_chunk, |role| {
         }
     }
 });
+
+both_roles!(
+    an_incompressible_message_at_the_frame_limit_passes_compressed,
+    |role| {
+        // Random bytes grow a little when compressed; a message exactly at
+        // max_frame_size must still be accepted (and one well past it not).
+        let mut config = config_with(eager());
+        config.max_frame_size = 64 * 1024;
+        config.max_message_size = 64 * 1024;
+        let mut seed = 0x1234_5678_u32;
+        let random: Vec<u8> = (0..64 * 1024)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            })
+            .collect();
+        let compressed = compress(&random);
+        assert!(compressed.len() > random.len());
+        let make = || match role {
+            Role::Server => server_with_offers(config.clone(), &["permessage-deflate"]).0,
+            Role::Client => client_with_answer(config.clone(), Some("permessage-deflate")).0,
+        };
+        let input = raw_frame_to(role, 0xc2, &compressed);
+        assert_eq!(feed_all_ways(make, &input).events, vec![binary(&random)]);
+        let too_big = raw_frame_to(role, 0xc2, &vec![0; 64 * 1024 + 1024 + 64 + 1]);
+        assert_eq!(
+            feed_all_ways(make, &too_big).events,
+            vec![failed(ProtocolError::FrameTooLarge)]
+        );
+    }
+);

@@ -230,3 +230,67 @@ fn non_blocking_sockets_lose_nothing() {
     assert!(ws.closed().unwrap().clean);
     assert_eq!(server.join().unwrap(), sizes.to_vec());
 }
+
+// permessage-deflate through the blocking adapter: agreed on both ends,
+// compressed by default, and `send_fragment_with(.., Compression::Off)`
+// sends one message plain (RSV1 clear) for an already-compressed payload.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_with_a_per_send_opt_out() {
+    use hybi::{Compression, DeflateConfig, MessageKind};
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
+    let (listener, port) = listener();
+    let server_config = config.clone();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        // Read the raw frames: the first byte of each tells RSV1.
+        let mut ws = WebSocket::accept(stream, server_config).unwrap();
+        assert!(ws.deflate().is_some());
+        let mut raw = ws.get_mut().try_clone().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        loop {
+            let n = raw.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+            // Frames from a client: 2-byte head (+2 for 126) + 4-byte mask.
+            let mut pos = 0;
+            let mut frames = Vec::new();
+            while pos + 2 <= got.len() {
+                let len = (got[pos + 1] & 0x7f) as usize;
+                let (len, head) = match len {
+                    126 if pos + 4 <= got.len() => {
+                        (u16::from_be_bytes([got[pos + 2], got[pos + 3]]) as usize, 4)
+                    }
+                    126 => break,
+                    n => (n, 2),
+                };
+                if pos + head + 4 + len > got.len() {
+                    break;
+                }
+                frames.push(got[pos]);
+                pos += head + 4 + len;
+            }
+            if frames.len() >= 2 {
+                return frames;
+            }
+        }
+    });
+    let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
+    let mut ws = WebSocket::connect(request, client_stream(port), config).unwrap();
+    assert!(ws.deflate().is_some());
+    let text = "compress me, compress me, compress me, compress me, compress me!".repeat(4);
+    ws.send_text(&text).unwrap();
+    ws.send_fragment_with(MessageKind::Binary, text.as_bytes(), true, Compression::Off)
+        .unwrap();
+    let firsts = server.join().unwrap();
+    assert_eq!(
+        &firsts[..2],
+        &[0xc1, 0x82],
+        "compressed text, then plain binary"
+    );
+}

@@ -45,7 +45,7 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
-use crate::connection::{Connection, State, Transmit};
+use crate::connection::{Compression, Connection, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
@@ -215,7 +215,21 @@ impl<S: Read + Write> WebSocket<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        self.conn.send(kind, payload, fin)?;
+        self.send_fragment_with(kind, payload, fin, Compression::Auto)
+    }
+
+    /// [`send_fragment`](Self::send_fragment), choosing whether the message
+    /// may be compressed with permessage-deflate (`Compression::Off` for an
+    /// already-compressed payload; the first frame decides for the whole
+    /// message, see [`Connection::send_with`]).
+    pub fn send_fragment_with(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        compression: Compression,
+    ) -> Result<(), Error> {
+        self.conn.send_with(kind, payload, fin, compression)?;
         self.flush()
     }
 

@@ -98,7 +98,7 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
-use crate::connection::{Connection, State, Transmit};
+use crate::connection::{Compression, Connection, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
@@ -192,7 +192,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        poll_fn(|cx| self.inner.poll_queue_fragment(cx, kind, payload, fin)).await?;
+        self.send_fragment_with(kind, payload, fin, Compression::Auto)
+            .await
+    }
+
+    /// [`send_fragment`](Self::send_fragment), choosing whether the message
+    /// may be compressed with permessage-deflate (`Compression::Off` for an
+    /// already-compressed payload; the first frame decides for the whole
+    /// message, see [`Connection::send_with`]).
+    pub async fn send_fragment_with(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        compression: Compression,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| {
+            self.inner
+                .poll_queue_fragment(cx, kind, payload, fin, compression)
+        })
+        .await?;
         poll_fn(|cx| self.inner.poll_flush_all(cx)).await
     }
 
@@ -396,7 +415,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_queue_fragment(cx, kind, payload, fin)).await?;
+        self.send_fragment_with(kind, payload, fin, Compression::Auto)
+            .await
+    }
+
+    /// Sends one frame of a message, choosing compression; see
+    /// [`WebSocketStream::send_fragment_with`].
+    pub async fn send_fragment_with(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        compression: Compression,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| lock(&self.shared).poll_queue_fragment(cx, kind, payload, fin, compression))
+            .await?;
         poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
     }
 
@@ -958,11 +991,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         kind: MessageKind,
         payload: &[u8],
         fin: bool,
+        compression: Compression,
     ) -> Poll<Result<(), Error>> {
         loop {
             let high_water = self.high_water;
             ready!(self.poll_room(cx, high_water))?;
-            match self.conn.send(kind, payload, fin) {
+            match self.conn.send_with(kind, payload, fin, compression) {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(UsageError::OutputFull) if self.conn.buffered_output() > 0 => {
                     ready!(self.poll_output(cx, Side::Write, 0))?;

@@ -158,7 +158,7 @@ pub struct Connection {
     pub(crate) tx: Sender,
     /// Masking keys and the handshake nonce; clients only.
     entropy: Option<Box<dyn Entropy + Send>>,
-    subprotocol: Option<String>,
+    pub(crate) subprotocol: Option<String>,
     pub(crate) close_sent: Option<CloseCode>,
     pub(crate) close_received: Option<CloseCode>,
     pub(crate) error: Option<ProtocolError>,
@@ -205,7 +205,7 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
-    fn new(
+    pub(crate) fn new(
         role: Role,
         config: Config,
         phase: Phase,
@@ -917,7 +917,7 @@ impl Connection {
 
     /// Turns permessage-deflate on with what was agreed.
     #[cfg(feature = "deflate")]
-    fn enable_deflate(&mut self, params: DeflateParams) {
+    pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
         let Some(config) = &self.config.deflate else {
             return;
         };

@@ -126,6 +126,11 @@ impl ReadBuffer {
     /// Appends bytes that arrived by another way (those a proxy sent after
     /// its answer), to be consumed before anything read later.
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // Leftover bytes handed to `from_upgraded` may exceed one chunk.
+        if self.buf.len() - (self.end - self.start) < bytes.len() + 1 {
+            let needed = self.end - self.start + bytes.len() + 1;
+            self.buf.resize(needed.max(Self::CHUNK), 0);
+        }
         let spare = self.spare()?;
         let room = spare
             .get_mut(..bytes.len())

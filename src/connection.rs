@@ -108,6 +108,11 @@ pub enum Transmit<'a> {
 ///   [`transmitted`](Self::transmitted), and
 ///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
+/// Created by [`server`](Self::server) or [`client`](Self::client), which run
+/// the HTTP/1.1 opening handshake, or by
+/// [`from_upgraded`](Self::from_upgraded) when another library did the
+/// handshake (hyper, axum, RFC 8441 over HTTP/2): it starts Open.
+///
 /// # The order of calls
 ///
 /// After reading bytes into a buffer, call `handle_input` on the unused part

@@ -443,3 +443,110 @@ fn rfc8441_stream_carries_rfc6455_frames() {
     assert_eq!(merge(events), vec![binary(b"\x00\x01")]);
     assert_eq!(server.subprotocol(), Some("superchat"));
 }
+
+// ---- the adapters' from_upgraded ----
+
+/// A transport with canned input that records what is written.
+#[cfg(feature = "std")]
+struct Canned {
+    input: std::io::Cursor<Vec<u8>>,
+    output: Vec<u8>,
+}
+
+#[cfg(feature = "std")]
+impl std::io::Read for Canned {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.input.read(buf)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::io::Write for Canned {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn blocking_from_upgraded_reads_leftover_first() {
+    use hybi::io::blocking::WebSocket;
+    use hybi::io::Message;
+    // Leftover larger than the adapter's 64 KiB read chunk.
+    let big = vec![7u8; 100_000];
+    let leftover = cat(&[
+        binary_frame(Role::Server, true, &big),
+        text_frame(Role::Server, true, b"first"),
+    ]);
+    let stream = Canned {
+        input: std::io::Cursor::new(cat(&[
+            text_frame(Role::Server, true, b"second"),
+            close_frame(Role::Server, Some(1000), b""),
+        ])),
+        output: Vec::new(),
+    };
+    let mut ws = WebSocket::from_upgraded(
+        stream,
+        Role::Server,
+        Config::default(),
+        Negotiated::new().subprotocol("chat"),
+        &leftover,
+    )
+    .unwrap();
+    assert_eq!(ws.subprotocol(), Some("chat"));
+    assert_eq!(ws.read().unwrap(), Some(Message::Binary(big)));
+    assert_eq!(ws.read().unwrap(), Some(Message::Text("first".into())));
+    assert_eq!(ws.read().unwrap(), Some(Message::Text("second".into())));
+    assert!(matches!(ws.read().unwrap(), Some(Message::Close(_))));
+    assert_eq!(ws.read().unwrap(), None);
+    assert!(ws.closed().unwrap().clean);
+    // The Close reply, unmasked from a server.
+    let frames = decode_frames(&ws.get_ref().output);
+    assert_eq!(frames, vec![(0x88, vec![0x03, 0xe8])]);
+}
+
+#[cfg(feature = "tokio")]
+#[tokio::test]
+async fn tokio_from_upgraded_client_masks_and_reads_leftover_first() {
+    use hybi::io::tokio::WebSocketStream;
+    use hybi::io::Message;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+    let leftover = text_frame(Role::Client, true, b"early");
+    let mut ws = WebSocketStream::from_upgraded(
+        ours,
+        Role::Client,
+        Config::default(),
+        Negotiated::new(),
+        &leftover,
+    )
+    .unwrap();
+    let deadline = std::time::Duration::from_secs(10);
+    tokio::time::timeout(deadline, async {
+        theirs
+            .write_all(&text_frame(Role::Client, true, b"late"))
+            .await
+            .unwrap();
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::Text("early".into())
+        );
+        assert_eq!(
+            ws.next().await.unwrap().unwrap(),
+            Message::Text("late".into())
+        );
+        ws.send(Message::Text("hi".into())).await.unwrap();
+        let mut frame = [0u8; 2 + 4 + 2];
+        theirs.read_exact(&mut frame).await.unwrap();
+        assert_eq!(frame[0], 0x81);
+        assert_eq!(frame[1], 0x80 | 2, "a client masks (RFC 6455 §5.3)");
+        let key = [frame[2], frame[3], frame[4], frame[5]];
+        assert_eq!([frame[6] ^ key[0], frame[7] ^ key[1]], *b"hi");
+    })
+    .await
+    .expect("deadline");
+}

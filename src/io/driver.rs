@@ -126,10 +126,13 @@ impl ReadBuffer {
     /// Appends bytes that arrived by another way (those a proxy sent after
     /// its answer), to be consumed before anything read later.
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        // Leftover bytes handed to `from_upgraded` may exceed one chunk.
-        if self.buf.len() - (self.end - self.start) < bytes.len() + 1 {
-            let needed = self.end - self.start + bytes.len() + 1;
-            self.buf.resize(needed.max(Self::CHUNK), 0);
+        // Keep what is unconsumed at the front, then make room: leftover
+        // bytes handed to `from_upgraded` may exceed one chunk (one byte more
+        // than needed, so `spare` still has room for the next read).
+        self.buf.copy_within(self.start..self.end, 0);
+        (self.start, self.end) = (0, self.end - self.start);
+        if self.buf.len() < self.end + bytes.len() + 1 {
+            self.buf.resize(self.end + bytes.len() + 1, 0);
         }
         let spare = self.spare()?;
         let room = spare

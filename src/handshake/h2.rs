@@ -10,9 +10,9 @@
 //! returns the answer's header list and the [`Negotiated`] result for
 //! [`Connection::from_upgraded`](crate::Connection::from_upgraded). The
 //! stream of the CONNECT is then the WebSocket's byte stream (RFC 8441 §5:
-//! "peers should proceed with The WebSocket Protocol [RFC6455] using the
+//! "peers should proceed with The WebSocket Protocol \[RFC6455\] using the
 //! HTTP/2 stream from the CONNECT transaction as if it were the TCP
-//! connection referred to in [RFC6455]").
+//! connection referred to in \[RFC6455\]").
 //!
 //! The HTTP/2 stack itself must send `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1`
 //! (RFC 8441 §3) and accept `:protocol`; hyper's
@@ -55,9 +55,9 @@
 //!   for ws) and `:path` starts with `/` (RFC 9113 §8.3.1), else
 //!   [`ConnectError::InvalidTarget`], 400.
 //! * `sec-websocket-version` appears once with the value `13` (RFC 8441 §5:
-//!   "The Origin [RFC6454], Sec-WebSocket-Version, Sec-WebSocket-Protocol,
+//!   "The Origin \[RFC6454\], Sec-WebSocket-Version, Sec-WebSocket-Protocol,
 //!   and Sec-WebSocket-Extensions header fields are used in the CONNECT
-//!   request and response header fields as defined in [RFC6455]"), else
+//!   request and response header fields as defined in \[RFC6455\]"), else
 //!   [`ConnectError::UnsupportedVersion`]: 400 with `sec-websocket-version:
 //!   13`. RFC 6455 §4.4 suggests 426 Upgrade Required, but 426 must carry an
 //!   `Upgrade` header (RFC 9110 §15.5.22), a connection-specific field that
@@ -66,7 +66,7 @@
 //! * `sec-websocket-key` is not required and not read (RFC 8441 §5:
 //!   "Implementations using this extended CONNECT to bootstrap WebSockets
 //!   do not do the processing of the Sec-WebSocket-Key and
-//!   Sec-WebSocket-Accept header fields of [RFC6455] as that functionality
+//!   Sec-WebSocket-Accept header fields of \[RFC6455\] as that functionality
 //!   has been superseded by the :protocol pseudo-header field"), and the
 //!   answer never has `sec-websocket-accept`.
 //!

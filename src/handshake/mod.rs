@@ -22,7 +22,7 @@
 //! * Without the HTTP/1.1 upgrade: [`h2`] validates an RFC 8441 extended
 //!   CONNECT (HTTP/2, and RFC 9220's HTTP/3) from its header list and
 //!   builds the 200 answer, negotiating as the HTTP/1.1 path does.
-//! * With the `http` feature, [`http`](self::http) converts `http::Request`
+//! * With the `http` feature, [`http`] converts `http::Request`
 //!   and `http::Response` (hyper, axum, h2) to and from both paths.
 //! * Before all of it, through an HTTP proxy: [`ProxyConnect`] writes the
 //!   `CONNECT` request and reads the proxy's answer (RFC 9110 §9.3.6),

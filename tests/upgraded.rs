@@ -324,6 +324,16 @@ fn answer_refuses_unoffered_subprotocol_and_reserved_headers() {
             .unwrap_err(),
         UsageError::InvalidHeader
     );
+    // An extension of the application's own may be answered, as on HTTP/1.1.
+    let answer = request
+        .accept(
+            &Accept::new().header("Sec-WebSocket-Extensions", "x-mine"),
+            &config,
+        )
+        .unwrap();
+    assert!(answer
+        .headers()
+        .any(|h| h == ("sec-websocket-extensions", "x-mine")));
 }
 
 #[test]

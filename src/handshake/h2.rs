@@ -414,13 +414,11 @@ impl<'a> ConnectRequest<'a> {
     }
 }
 
-/// Headers the 200 answer sets itself, or that HTTP/2 never carries.
-const RESERVED: [&str; 4] = [
-    "sec-websocket-accept",
-    "sec-websocket-protocol",
-    "sec-websocket-extensions",
-    "te",
-];
+/// Headers the 200 answer sets itself, or that an HTTP/2 answer never
+/// carries (RFC 8441 §5: no Sec-WebSocket-Accept; `te` is request-only).
+/// As on HTTP/1.1, the application may add `sec-websocket-extensions` for an
+/// extension of its own; several fields form one list (RFC 6455 §11.3.2).
+const RESERVED: [&str; 3] = ["sec-websocket-accept", "sec-websocket-protocol", "te"];
 
 impl fmt::Debug for ConnectRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -108,6 +108,11 @@ pub enum Transmit<'a> {
 ///   [`transmitted`](Self::transmitted), and
 ///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
+/// Created by [`server`](Self::server) or [`client`](Self::client), which run
+/// the HTTP/1.1 opening handshake, or by
+/// [`from_upgraded`](Self::from_upgraded) when another library did the
+/// handshake (hyper, axum, RFC 8441 over HTTP/2): it starts Open.
+///
 /// # The order of calls
 ///
 /// After reading bytes into a buffer, call `handle_input` on the unused part
@@ -158,7 +163,7 @@ pub struct Connection {
     pub(crate) tx: Sender,
     /// Masking keys and the handshake nonce; clients only.
     entropy: Option<Box<dyn Entropy + Send>>,
-    subprotocol: Option<String>,
+    pub(crate) subprotocol: Option<String>,
     pub(crate) close_sent: Option<CloseCode>,
     pub(crate) close_received: Option<CloseCode>,
     pub(crate) error: Option<ProtocolError>,
@@ -205,7 +210,7 @@ impl core::fmt::Debug for Connection {
 }
 
 impl Connection {
-    fn new(
+    pub(crate) fn new(
         role: Role,
         config: Config,
         phase: Phase,
@@ -926,7 +931,7 @@ impl Connection {
 
     /// Turns permessage-deflate on with what was agreed.
     #[cfg(feature = "deflate")]
-    fn enable_deflate(&mut self, params: DeflateParams) {
+    pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
         let Some(config) = &self.config.deflate else {
             return;
         };

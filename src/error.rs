@@ -264,6 +264,12 @@ pub enum UsageError {
     /// Queuing this would grow the output past `Config::max_buffered_output`;
     /// write out what `poll_transmit` gives first.
     OutputFull,
+    /// `Connection::from_upgraded` for a client without an entropy source:
+    /// a client masks every frame with a fresh random key (RFC 6455 §5.3).
+    EntropyRequired,
+    /// `Connection::from_upgraded` with permessage-deflate agreed but
+    /// `Config::deflate` unset: the compressor's settings live there.
+    DeflateNotConfigured,
 }
 
 impl UsageError {
@@ -287,6 +293,8 @@ impl UsageError {
             MessageInProgress => "a fragmented message is in progress",
             InvalidUtf8 => "text is not valid UTF-8",
             OutputFull => "output buffer is full",
+            EntropyRequired => "a client connection needs an entropy source for masking",
+            DeflateNotConfigured => "permessage-deflate agreed but Config::deflate is not set",
         }
     }
 }

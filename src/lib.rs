@@ -41,6 +41,8 @@ mod state;
 pub mod time;
 #[cfg(feature = "alloc")]
 mod timer;
+#[cfg(feature = "alloc")]
+pub mod upgraded;
 pub mod utf8;
 
 #[cfg(feature = "alloc")]
@@ -60,3 +62,5 @@ pub use handshake::{accept_key, AcceptKey};
 #[cfg(feature = "alloc")]
 pub use handshake::{Accept, ClientRequest, Request, Response};
 pub use time::Instant;
+#[cfg(feature = "alloc")]
+pub use upgraded::Negotiated;

@@ -150,6 +150,42 @@ impl DeflateConfig {
         }
         offer
     }
+
+    /// Server: picks at most one of a client's permessage-deflate offers
+    /// (the elements of its `Sec-WebSocket-Extensions`, in order, other
+    /// extensions among them) exactly as the HTTP/1.1 handshake does (see
+    /// the module docs), and returns what was agreed with the element to
+    /// answer in `Sec-WebSocket-Extensions`. `None`: answer no extension.
+    ///
+    /// For handshakes done elsewhere (hyper, RFC 8441): pass the params to
+    /// [`Negotiated::deflate`](crate::Negotiated::deflate).
+    ///
+    /// ```
+    /// # use hybi::DeflateConfig;
+    /// let offers = ["x-webkit-deflate-frame", "permessage-deflate; client_max_window_bits"];
+    /// let (params, answer) = DeflateConfig::default().negotiate(offers).unwrap();
+    /// assert_eq!(answer, "permessage-deflate");
+    /// assert_eq!(params.local_max_window_bits, 15);
+    /// ```
+    pub fn negotiate<'a>(
+        &self,
+        offers: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(DeflateParams, String)> {
+        // Read twice (see `negotiate`); offers are few.
+        let offers: alloc::vec::Vec<&str> = offers.into_iter().collect();
+        negotiate(self, offers.iter().copied())
+    }
+
+    /// Client: checks the server's answer (the elements of its
+    /// `Sec-WebSocket-Extensions`) against the offer [`offer`](Self::offer)
+    /// made, exactly as the HTTP/1.1 handshake does. `Ok(None)`: the server
+    /// declined; an error means the connection must fail (RFC 7692 §7.1).
+    pub fn verify_answer<'a>(
+        &self,
+        elements: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<DeflateParams>, ProtocolError> {
+        verify_answer(self, elements.into_iter())
+    }
 }
 
 /// What was agreed for one connection, from this endpoint's point of view.

@@ -19,6 +19,11 @@
 //!   (§3) and writes the request; `parse_response` checks the 101 answer
 //!   against what was offered; [`Response`] is the borrowed view of it (or of
 //!   a rejection).
+//! * Without the HTTP/1.1 upgrade: [`h2`] validates an RFC 8441 extended
+//!   CONNECT (HTTP/2, and RFC 9220's HTTP/3) from its header list and
+//!   builds the 200 answer, negotiating as the HTTP/1.1 path does.
+//! * With the `http` feature, [`http`] converts `http::Request`
+//!   and `http::Response` (hyper, axum, h2) to and from both paths.
 //! * Before all of it, through an HTTP proxy: [`ProxyConnect`] writes the
 //!   `CONNECT` request and reads the proxy's answer (RFC 9110 §9.3.6),
 //!   keeping the bytes after it for the layer above.
@@ -36,7 +41,11 @@ mod tokens;
 #[cfg(feature = "alloc")]
 mod client;
 #[cfg(feature = "alloc")]
+pub mod h2;
+#[cfg(feature = "alloc")]
 mod head;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "alloc")]
 mod proxy;
 #[cfg(feature = "alloc")]

@@ -445,6 +445,11 @@ impl<'a> Accept<'a> {
     pub fn chosen_protocol(&self) -> Option<&'a str> {
         self.protocol
     }
+
+    /// The extra headers added so far, in order.
+    pub(super) fn extra_headers(&self) -> &[(&'a str, &'a str)] {
+        &self.headers
+    }
 }
 
 /// Headers the 101 answer sets itself; an extra header with one of these

@@ -38,6 +38,7 @@
 //! violation is returned once as [`Error::Protocol`], after the Close frame
 //! was written. Drop the `WebSocket` to close the transport.
 
+use std::boxed::Box;
 use std::io::{ErrorKind, Read, Write};
 use std::time::Instant as Clock;
 
@@ -45,11 +46,12 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
-use crate::connection::{Compression, Connection, State, Transmit};
+use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
+use crate::upgraded::Negotiated;
 
 /// A WebSocket connection over a blocking or non-blocking stream.
 #[derive(Debug)]
@@ -88,6 +90,30 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`handshake`](Self::handshake) (or use [`accept`](Self::accept)).
     pub fn server(stream: S, config: Config) -> Self {
         Self::new(Connection::server(config, Instant::ZERO), stream)
+    }
+
+    /// A connection whose opening handshake another library did (a hyper
+    /// or axum upgrade, an RFC 8441 stream): open at once, with what the
+    /// handshake agreed, and `leftover` (bytes the library read past the
+    /// handshake) consumed before anything read from `stream`. A client
+    /// masks with [`OsEntropy`]. See [`Connection::from_upgraded`].
+    pub fn from_upgraded(
+        stream: S,
+        role: Role,
+        config: Config,
+        negotiated: Negotiated,
+        leftover: &[u8],
+    ) -> Result<Self, Error> {
+        let conn = Connection::from_upgraded(
+            role,
+            config,
+            negotiated,
+            Some(Box::new(OsEntropy::new())),
+            Instant::ZERO,
+        )?;
+        let mut ws = Self::new(conn, stream);
+        ws.input.push(leftover)?;
+        Ok(ws)
     }
 
     /// Performs the client handshake over a stream the caller opened.

@@ -126,6 +126,14 @@ impl ReadBuffer {
     /// Appends bytes that arrived by another way (those a proxy sent after
     /// its answer), to be consumed before anything read later.
     pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        // Keep what is unconsumed at the front, then make room: leftover
+        // bytes handed to `from_upgraded` may exceed one chunk (one byte more
+        // than needed, so `spare` still has room for the next read).
+        self.buf.copy_within(self.start..self.end, 0);
+        (self.start, self.end) = (0, self.end - self.start);
+        if self.buf.len() < self.end + bytes.len() + 1 {
+            self.buf.resize(self.end + bytes.len() + 1, 0);
+        }
         let spare = self.spare()?;
         let room = spare
             .get_mut(..bytes.len())

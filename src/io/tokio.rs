@@ -98,12 +98,13 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
-use crate::connection::{Compression, Connection, State, Transmit};
+use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
+use crate::upgraded::Negotiated;
 
 /// The most queued output at which a send may start: large enough that a
 /// fast peer never waits on it, small enough to bound a slow peer's cost.
@@ -146,6 +147,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         let mut ws = Self::new(conn, stream, limit);
         ws.inner.input.push(early)?;
         poll_fn(|cx| ws.inner.poll_handshake(cx, &mut |_| Decision::accept())).await?;
+        Ok(ws)
+    }
+
+    /// A connection whose opening handshake another library did: hyper's
+    /// `Upgraded` (through `hyper_util::rt::TokioIo`), an RFC 8441 stream.
+    /// Open at once, with what the handshake agreed, and `leftover` (bytes
+    /// the library read past the handshake) consumed before anything read
+    /// from `stream`. A client masks with [`OsEntropy`]. See
+    /// [`Connection::from_upgraded`].
+    pub fn from_upgraded(
+        stream: S,
+        role: Role,
+        config: Config,
+        negotiated: Negotiated,
+        leftover: &[u8],
+    ) -> Result<Self, Error> {
+        let limit = config.max_buffered_output;
+        let conn = Connection::from_upgraded(
+            role,
+            config,
+            negotiated,
+            Some(Box::new(OsEntropy::new())),
+            Instant::ZERO,
+        )?;
+        let mut ws = Self::new(conn, stream, limit);
+        ws.inner.input.push(leftover)?;
         Ok(ws)
     }
 

@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::handshake::reserve_within;
-use crate::mask::apply_mask;
+use crate::mask::copy_masked;
 
 #[derive(Debug, Default)]
 pub(crate) struct Sender {
@@ -92,10 +92,14 @@ impl Sender {
             reserve_within(&mut self.out, head_len + payload.len(), cap);
         }
         self.out.extend_from_slice(&head[..head_len]);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+        match mask {
+            // One pass: copy and mask fused (the zero fill is write-only).
+            Some(key) => {
+                let start = self.out.len();
+                self.out.resize(start + payload.len(), 0);
+                copy_masked(&mut self.out[start..], payload, key, 0);
+            }
+            None => self.out.extend_from_slice(payload),
         }
         Ok(())
     }

@@ -10,9 +10,18 @@
 //! and write it to a transport that takes every byte. Allocations are counted
 //! by a wrapping global allocator, per message.
 //!
+//! Time is the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall
+//! time: the machine's two cores are shared, and a batch that other work
+//! preempted would otherwise be charged for it. Each sample is a batch of
+//! whole passes lasting at least `HYBI_PERF_BATCH_MS`; rounds rotate the
+//! order of the implementations; the median sample is kept.
+//!
 //! Environment: `HYBI_PERF_ROUNDS` (default 15) rounds per case,
 //! `HYBI_PERF_BATCH_MS` (default 4) minimum time of one timed batch,
-//! `HYBI_PERF_ONLY` (a substring of the case names to run).
+//! `HYBI_PERF_ONLY` (a substring of the case names to run),
+//! `HYBI_PERF_IMPLS` (a comma-separated list of implementations to keep, for
+//! profiling one alone; the report needs them all), `HYBI_PERF_REPS` (fixed
+//! passes per timed batch instead of calibrating, for counting cycles).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
@@ -152,6 +161,19 @@ fn ready<F: Future>(future: F) -> F::Output {
 
 // ---- the harness ----
 
+/// This thread's CPU time, in nanoseconds.
+fn cpu_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a
+    // constant Linux defines.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// One implementation of a case: runs one batch, returns payload bytes.
 type Runner<'a> = Box<dyn FnMut() -> usize + 'a>;
 
@@ -169,7 +191,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// Interleaved rounds over `runners`; each batch is `messages` messages.
-fn measure(messages: usize, runners: &mut [(&'static str, Runner<'_>)]) -> Vec<Outcome> {
+fn measure(messages: usize, runners: &mut Vec<(&'static str, Runner<'_>)>) -> Vec<Outcome> {
+    if let Ok(only) = std::env::var("HYBI_PERF_IMPLS") {
+        runners.retain(|(name, _)| only.split(',').any(|o| o == *name));
+    }
     let rounds = env_usize("HYBI_PERF_ROUNDS", 15);
     let batch_ns = env_usize("HYBI_PERF_BATCH_MS", 4) as f64 * 1e6;
     // Warm up, check every runner did the same work, count allocations,
@@ -192,17 +217,22 @@ fn measure(messages: usize, runners: &mut [(&'static str, Runner<'_>)]) -> Vec<O
                 Some(e) => assert_eq!(e, bytes, "{name} processed a different amount"),
             }
         }
-        reps.push(((batch_ns / ns.max(1.0)).ceil() as usize).max(1));
+        let fixed = env_usize("HYBI_PERF_REPS", 0);
+        reps.push(if fixed > 0 {
+            fixed
+        } else {
+            ((batch_ns / ns.max(1.0)).ceil() as usize).max(1)
+        });
     }
     let mut samples = vec![Vec::new(); runners.len()];
     for round in 0..rounds {
         for k in 0..runners.len() {
             let i = (k + round) % runners.len();
-            let t = Clock::now();
+            let t = cpu_now();
             for _ in 0..reps[i] {
                 black_box((runners[i].1)());
             }
-            let ns = t.elapsed().as_nanos() as f64;
+            let ns = (cpu_now() - t) as f64;
             samples[i].push(ns / (reps[i] * messages) as f64);
         }
     }

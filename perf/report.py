@@ -150,7 +150,9 @@ def e2e_table(e2e):
     out = ["| size | " + " | ".join(servers) + " | hybi / best peer |", "|" + "---|" * (len(servers) + 2)]
     for c in e2e["cases"]:
         r = c["results"]
-        cells = [f"{fmt_rate(r[s]['msgs_per_s'])}/s<br>p50 {r[s]['p50_us']:.0f} µs, p99 {r[s]['p99_us']:.0f} µs" for s in servers]
+        cells = [f"{fmt_rate(r[s]['msgs_per_s'])}/s<br>p50 {r[s]['p50_us']:.0f} µs, p99 {r[s]['p99_us']:.0f} µs"
+                 + (f"<br>server CPU {r[s]['server_cpu_us_per_msg']:.1f} µs/msg" if 'server_cpu_us_per_msg' in r[s] else "")
+                 for s in servers]
         best = max(r[s]["msgs_per_s"] for s in servers if s != "hybi")
         out.append(f"| {c['size']} B | " + " | ".join(cells) + f" | **{r['hybi']['msgs_per_s'] / best:.2f}x** |")
     return "\n".join(out)

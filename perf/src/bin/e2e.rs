@@ -15,8 +15,14 @@
 //! the run's message budget is spent. Reported: messages echoed per second
 //! and the p50 / p99 round trip of a message.
 //!
+//! Also reported: the server process's CPU time per message (user + system,
+//! from `getrusage(RUSAGE_CHILDREN)` around each server's exit), which other
+//! work on the shared cores disturbs far less than the rate.
+//!
 //! Environment: `HYBI_E2E_ROUNDS` (default 3), `HYBI_E2E_SCALE` (a factor
-//! on the message budgets, default 1.0).
+//! on the message budgets, default 1.0), `HYBI_E2E_SIZES` and
+//! `HYBI_E2E_SERVERS` (comma-separated subsets, for quick looks; the report
+//! needs them all).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -236,6 +242,30 @@ async fn load(addr: SocketAddr, size: usize, conns: usize, messages: usize) -> R
     }
 }
 
+/// CPU time (user + system) of the children waited for so far, in seconds.
+fn children_cpu() -> f64 {
+    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_CHILDREN is a
+    // constant Linux defines.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn listed(var: &str, name: &str) -> bool {
+    std::env::var(var).map_or(true, |list| list.split(',').any(|x| x == name))
+}
+
+/// One server at one size, over the rounds.
+#[derive(Clone, Default)]
+struct Tally {
+    rates: Vec<f64>,
+    latencies_ns: Vec<u64>,
+    server_cpu_s: f64,
+    messages: usize,
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0
 }
@@ -245,15 +275,20 @@ fn drive() {
     let conns: usize = env("HYBI_E2E_CONNS", 50);
     let scale: f64 = env("HYBI_E2E_SCALE", 1.0);
     let exe = std::env::current_exe().expect("exe");
-    // results[size][server] = (rates, all latencies)
-    let mut results: Vec<Vec<(Vec<f64>, Vec<u64>)>> =
-        vec![vec![(Vec::new(), Vec::new()); SERVERS.len()]; SIZES.len()];
+    let mut results = vec![vec![Tally::default(); SERVERS.len()]; SIZES.len()];
     for round in 0..rounds {
         for (s, &(size, budget)) in SIZES.iter().enumerate() {
             let messages = ((budget as f64 * scale) as usize).max(conns);
+            if !listed("HYBI_E2E_SIZES", &size.to_string()) {
+                continue;
+            }
             for k in 0..SERVERS.len() {
                 let i = (k + round) % SERVERS.len();
                 let name = SERVERS[i];
+                if !listed("HYBI_E2E_SERVERS", name) {
+                    continue;
+                }
+                let cpu_before = children_cpu();
                 let mut child = Command::new(&exe)
                     .args(["server", name])
                     .stdin(Stdio::piped())
@@ -268,13 +303,18 @@ fn drive() {
                 let run = runtime().block_on(load(addr, size, conns, messages));
                 drop(child.stdin.take()); // the server exits
                 child.wait().expect("server exit");
+                let cpu = children_cpu() - cpu_before;
                 let rate = run.messages as f64 / run.seconds;
                 eprintln!(
-                    "round {round} size {size:>5} {name:<18} {rate:>10.0} msg/s  ({} messages)",
+                    "round {round} size {size:>5} {name:<18} {rate:>10.0} msg/s  {:>6.2} µs server CPU/msg  ({} messages)",
+                    cpu * 1e6 / run.messages as f64,
                     run.messages
                 );
-                results[s][i].0.push(rate);
-                results[s][i].1.extend(run.latencies_ns);
+                let tally = &mut results[s][i];
+                tally.rates.push(rate);
+                tally.latencies_ns.extend(run.latencies_ns);
+                tally.server_cpu_s += cpu;
+                tally.messages += run.messages;
             }
         }
     }
@@ -282,7 +322,15 @@ fn drive() {
     for (s, &(size, _)) in SIZES.iter().enumerate() {
         let mut map = serde_json::Map::new();
         for (i, name) in SERVERS.iter().enumerate() {
-            let (rates, latencies) = &mut results[s][i];
+            let Tally {
+                rates,
+                latencies_ns: latencies,
+                server_cpu_s: cpu,
+                messages,
+            } = &mut results[s][i];
+            if rates.is_empty() {
+                continue;
+            }
             rates.sort_by(f64::total_cmp);
             latencies.sort_unstable();
             map.insert(
@@ -291,6 +339,7 @@ fn drive() {
                     "msgs_per_s": rates[rates.len() / 2],
                     "p50_us": percentile(latencies, 0.50),
                     "p99_us": percentile(latencies, 0.99),
+                    "server_cpu_us_per_msg": *cpu * 1e6 / *messages as f64,
                 }),
             );
         }

@@ -243,6 +243,13 @@ impl Default for Sink {
 impl Sink {
     pub fn take(&mut self, mut bytes: &[u8]) {
         self.taken += bytes.len();
+        // Start where destination and source are equal modulo 64, so no
+        // implementation's numbers depend on glibc memmove's slow case on
+        // this machine (destination a few bytes ahead of the source modulo
+        // 4 KiB: over 10x slower), which is luck of addresses, not work.
+        let dst = self.ring.as_ptr().addr() + self.pos;
+        let skip = bytes.as_ptr().addr().wrapping_sub(dst) % 64;
+        self.pos = (self.pos + skip) % self.ring.len();
         while !bytes.is_empty() {
             let n = bytes.len().min(self.ring.len() - self.pos);
             self.ring[self.pos..self.pos + n].copy_from_slice(&bytes[..n]);

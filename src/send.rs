@@ -13,13 +13,28 @@
 //!   bytes past the limit), always allowed so a connection can end even when
 //!   the peer stopped reading.
 //! * A failed command leaves the buffer untouched.
+//! * Bytes before `written` are never handed out again: they were written,
+//!   or are the gap (at most 63 bytes) that co-aligns a large unmasked
+//!   payload with its source when the buffer was empty.
 
 use alloc::vec::Vec;
 
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::handshake::reserve_within;
-use crate::mask::apply_mask;
+use crate::mask::{apply_mask, copy_masked};
+
+/// Unmasked payloads at least this long are copied to an address equal to
+/// their source's modulo [`CO_ALIGN`] (see `queue_frame`).
+const CO_ALIGN_MIN: usize = 512;
+
+/// The copy of an unmasked payload into an empty buffer starts up to 63
+/// bytes in, so that destination and source are equal modulo 64. Measured on
+/// the bench machine (AMD EPYC, glibc's `rep movsb` memmove): a 16 KiB copy
+/// whose destination is 4 or 8 bytes ahead of its source modulo 4 KiB ran at
+/// 1.5 GB/s instead of 40-75; co-aligned it always takes the fast path.
+/// Server-role sends of 16 KiB went from about 960 to about 450 ns.
+const CO_ALIGN: usize = 64;
 
 #[derive(Debug, Default)]
 pub(crate) struct Sender {
@@ -104,18 +119,35 @@ impl Sender {
             }
         }
         self.compact();
+        let co_align = mask.is_none() && self.out.is_empty() && payload.len() >= CO_ALIGN_MIN;
+        let gap_room = if co_align { CO_ALIGN - 1 } else { 0 };
         // Grow by doubling, but never past what the limit lets the buffer
         // hold (plus the frames a close may add), so a stalled peer costs
         // the limit, not the next power of two above it.
         if let Some(limit) = limit {
-            let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
-            reserve_within(&mut self.out, head_len + payload.len(), cap);
+            let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD) + gap_room;
+            reserve_within(&mut self.out, gap_room + head_len + payload.len(), cap);
+        } else if co_align {
+            self.out.reserve(gap_room + head_len + payload.len());
+        }
+        if co_align {
+            // The buffer will not move now: start the frame after a gap that
+            // puts the payload's copy at the same address modulo 64 as its
+            // source. The gap is before `written`, so it is never sent.
+            let dst = self.out.as_ptr().addr() + head_len;
+            let gap = payload.as_ptr().addr().wrapping_sub(dst) % CO_ALIGN;
+            self.out.resize(gap, 0);
+            self.written = gap;
         }
         self.out.extend_from_slice(&head[..head_len]);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+        match mask {
+            // One pass: copy and mask fused (the zero fill is write-only).
+            Some(key) => {
+                let start = self.out.len();
+                self.out.resize(start + payload.len(), 0);
+                copy_masked(&mut self.out[start..], payload, key, 0);
+            }
+            None => self.out.extend_from_slice(payload),
         }
         Ok(())
     }
@@ -234,6 +266,27 @@ mod tests {
             Err(UsageError::OutputFull)
         );
         assert_eq!(s.buffered(), 12);
+    }
+
+    #[test]
+    fn co_aligned_frames_are_sent_intact() {
+        // Large unmasked payloads start after a gap in an empty buffer; the
+        // gap is never handed out, whatever the source's address.
+        let source: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
+        let mut s = Sender::default();
+        for start in 0..64 {
+            let payload = &source[start..start + 600];
+            s.queue_frame(Opcode::Binary, true, payload, None, Some(1 << 20))
+                .unwrap();
+            let mut expected = alloc::vec![0x82, 126, 0x02, 0x58];
+            expected.extend_from_slice(payload);
+            assert_eq!(s.pending(), &expected[..], "start {start}");
+            // Written in two parts, as a transport might.
+            s.transmitted(100);
+            assert_eq!(s.pending(), &expected[100..]);
+            s.transmitted(504);
+            assert_eq!(s.buffered(), 0);
+        }
     }
 
     #[test]

@@ -14,71 +14,22 @@
 //! 64 MiB, since unoptimized code would take minutes over 10 GiB; the text
 //! message is at most 1 GiB.
 //!
-//! The instrument is a counting global allocator (live bytes and peak of
-//! this test's thread only), as in tests/memory.rs.
+//! The instrument is tests/common/meter.rs, as in tests/memory.rs.
 
 mod common;
+use common::meter;
 use common::*;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use hybi::{Config, Connection, Event, MessageKind, Role, Transmit};
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Stats {
-    live: i64,
-    peak: i64,
-}
-
-thread_local! {
-    static METER: Cell<Option<Stats>> = const { Cell::new(None) };
-}
-
-fn record(delta: i64) {
-    let _ = METER.try_with(|meter| {
-        if let Some(mut stats) = meter.get() {
-            stats.live += delta;
-            stats.peak = stats.peak.max(stats.live);
-            meter.set(Some(stats));
-        }
-    });
-}
-
-struct Counting;
-
-// SAFETY: every call is forwarded unchanged to `System`; counting only
-// updates a const-initialized thread-local `Cell` of a `Copy` type.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(-(layout.size() as i64));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size as i64 - layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: meter::Counting = meter::Counting;
 
-/// Runs `f` with the meter on; returns its result and the most the live
-/// heap grew while it ran.
+/// Runs `f` with the meter started; returns its result and the most the
+/// live heap grew while it ran.
 fn peak_growth<R>(f: impl FnOnce() -> R) -> (R, i64) {
-    METER.with(|m| m.set(Some(Stats::default())));
-    let result = f();
-    let stats = METER.with(|m| m.take()).unwrap_or_default();
-    (result, stats.peak)
+    meter::start();
+    meter::peak_growth(f)
 }
 
 const KIB: usize = 1 << 10;

@@ -14,10 +14,10 @@
 //! through an `Rc`, so dropping an adapter frees only the adapter's heap.
 
 mod common;
+use common::meter::{self, held, peak_growth};
 use common::*;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::rc::Rc;
 
@@ -27,86 +27,10 @@ use hybi::{
     accept_key, ClientRequest, Config, Connection, Event, MessageKind, OsEntropy, Role, Transmit,
 };
 
-// ---- the instrument ----
-
-/// Live bytes and their peak since the meter started, on this thread.
-#[derive(Debug, Clone, Copy, Default)]
-struct Stats {
-    live: i64,
-    peak: i64,
-}
-
-thread_local! {
-    static METER: Cell<Option<Stats>> = const { Cell::new(None) };
-}
-
-/// Updates this thread's meter, if one runs; never allocates.
-fn record(delta: i64) {
-    let _ = METER.try_with(|meter| {
-        if let Some(mut stats) = meter.get() {
-            stats.live += delta;
-            stats.peak = stats.peak.max(stats.live);
-            meter.set(Some(stats));
-        }
-    });
-}
-
-struct Counting;
-
-// SAFETY: every call is forwarded unchanged to `System`; counting only
-// updates a const-initialized thread-local `Cell` of a `Copy` type.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(-(layout.size() as i64));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size as i64 - layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+// ---- the instrument: tests/common/meter.rs ----
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn stats() -> Stats {
-    METER.with(Cell::get).expect("meter not running")
-}
-
-/// The heap `value` holds: freed when it is dropped.
-fn held<T>(value: T) -> i64 {
-    let before = stats().live;
-    drop(value);
-    before - stats().live
-}
-
-/// Runs `f` and returns its result and the most the live heap grew while
-/// it ran (measured from where it stood when `f` started).
-fn peak_growth<R>(f: impl FnOnce() -> R) -> (R, i64) {
-    let start = METER.with(|m| {
-        let mut s = m.get().expect("meter not running");
-        s.peak = s.live;
-        m.set(Some(s));
-        s.live
-    });
-    let result = f();
-    (result, stats().peak - start)
-}
+static GLOBAL: meter::Counting = meter::Counting;
 
 // ---- building connections in each state ----
 
@@ -412,7 +336,7 @@ fn kib(bytes: i64) -> String {
 // roles, and with the blocking adapter.
 #[test]
 fn memory_per_connection() {
-    METER.with(|m| m.set(Some(Stats::default())));
+    meter::start();
 
     // The instrument works: a value's heap is what dropping it frees.
     assert_eq!(held(Vec::<u8>::with_capacity(1234)), 1234);
@@ -682,7 +606,7 @@ fn measure_deflate(bits: u8, level: u8, bomb: &[u8]) -> DeflateRow {
 // and of a decompression bomb.
 #[test]
 fn deflate_memory_per_setting() {
-    METER.with(|m| m.set(Some(Stats::default())));
+    meter::start();
     println!();
     println!(
         "{:<22} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",

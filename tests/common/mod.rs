@@ -7,6 +7,8 @@
 //! That is the invariant "any split of the input gives the same events".
 #![allow(dead_code)] // reason: each test file uses a different part of the harness
 
+pub mod meter;
+
 use hybi::{
     accept_key, Accept, ClientRequest, CloseCode, Config, Connection, Entropy, Event, Instant,
     MessageKind, ProtocolError, Role, Transmit,

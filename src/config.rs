@@ -92,7 +92,10 @@ pub struct Config {
     /// permessage-deflate (RFC 7692): `Some` makes a client offer it and a
     /// server accept a client's offer, then the engine compresses and
     /// inflates messages itself. Default `None`: compression costs memory
-    /// per connection (see `DeflateConfig`) and CPU, so it is opt-in.
+    /// per connection (see `DeflateConfig`) and CPU, so it is opt-in. The
+    /// engine writes the offer and the answer itself: do not also add a
+    /// permessage-deflate entry with `ClientRequest::extension` or an
+    /// `Accept` header.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::extensions::deflate::DeflateConfig>,
 }

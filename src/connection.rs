@@ -500,6 +500,10 @@ impl Connection {
                 let chunk = &input[base + start..base + end];
                 let max = self.config.max_message_size;
                 match state.inflater.feed(chunk, kind, fin, max) {
+                    // Still busy with nothing to show: stuck on its input.
+                    Ok(None) if state.inflater.is_busy() => {
+                        return self.fail_now(ProtocolError::InvalidCompressedData, input.len());
+                    }
                     // Nothing to hand out yet (a block header, say): read on.
                     Ok(None) => continue,
                     ready => return self.inflated(consumed, ready, input.len()),

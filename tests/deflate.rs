@@ -1100,3 +1100,31 @@ both_roles!(
         );
     }
 );
+
+both_roles!(past_the_cap_the_output_up_to_it_comes_first, |role| {
+    // Found by the fuzzer: a message that inflates past max_message_size in
+    // one inflate call gave no data before the 1009 when fed whole, but
+    // some when fed in pieces. Now every chunking hands out exactly the
+    // bytes up to the cap, then fails with 1009.
+    let mut config = config_with(eager());
+    config.max_message_size = 150;
+    let payload = compress(&[b'x'; 400]);
+    let input = raw_frame_to(role, 0xc2, &payload);
+    let make = || match role {
+        Role::Server => server_with_offers(config.clone(), &["permessage-deflate"]).0,
+        Role::Client => client_with_answer(config.clone(), Some("permessage-deflate")).0,
+    };
+    let out = feed_all_ways(make, &input);
+    assert_eq!(
+        out.events,
+        vec![
+            Ev::Data {
+                kind: MessageKind::Binary,
+                payload: vec![b'x'; 150],
+                fin: false
+            },
+            failed(ProtocolError::MessageTooLarge)
+        ]
+    );
+    assert_eq!(out.sent.last().unwrap().1[..2], 1009u16.to_be_bytes());
+});

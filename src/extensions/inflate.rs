@@ -219,21 +219,14 @@ impl Inflater {
                 // What was inflated before the bad bits is handed out first,
                 // as it would have been had the input come in smaller
                 // pieces; then the error (1007). Nothing after it matters.
-                self.out_len += made;
-                self.message_len += made as u64;
-                if self.message_len > max_message_size {
-                    return Err(ProtocolError::MessageTooLarge);
+                if !self.take_output(made, max_message_size) {
+                    self.pending_error = Some(ProtocolError::InvalidCompressedData);
                 }
-                self.pending_error = Some(ProtocolError::InvalidCompressedData);
                 return Ok(input.len());
             };
             used += took;
-            self.out_len += made;
-            // RFC 6455 §10.4 / RFC 7692 §8.1: the inflated size is what is
-            // limited, checked as it grows.
-            self.message_len += made as u64;
-            if self.message_len > max_message_size {
-                return Err(ProtocolError::MessageTooLarge);
+            if self.take_output(made, max_message_size) {
+                return Ok(input.len());
             }
             if status == Status::StreamEnd {
                 self.stream_ended = true;
@@ -243,6 +236,23 @@ impl Inflater {
                 return Ok(used);
             }
         }
+    }
+
+    /// Counts `made` newly inflated bytes against the message's limit (RFC
+    /// 6455 §10.4: the inflated size is what is limited, checked as it
+    /// grows). Past it, only the bytes up to the limit are kept, to be
+    /// handed out before the error (1009), as they would have been had the
+    /// input come in smaller pieces; returns whether that happened.
+    fn take_output(&mut self, made: usize, max_message_size: u64) -> bool {
+        let allowed = max_message_size.saturating_sub(self.message_len);
+        let keep = (made as u64).min(allowed);
+        self.out_len += keep as usize;
+        self.message_len += keep;
+        if (made as u64) > allowed {
+            self.pending_error = Some(ProtocolError::MessageTooLarge);
+            return true;
+        }
+        false
     }
 
     /// Decides what to hand out after a step.

@@ -246,6 +246,17 @@ SEED_SETS = {
         + bytes([0x05, 0, 0, 0x09, 0]),
     },
     "round_trip": {
+        # Bit 6 of the close byte: permessage-deflate on both ends (0x42 % 6
+        # picks 1005, no reason); fragments and a Ping cross compressed.
+        "deflate": chunks(1, 2)
+        + chunks(3)
+        + bytes([0x42, 0])
+        + bytes([0x1E, len("h\u00e9llo h\u00e9llo h\u00e9llo".encode())])
+        + "h\u00e9llo h\u00e9llo h\u00e9llo".encode()
+        + bytes([2, 9, 14])
+        + bytes([0x0D, 6])
+        + b"Hello!"
+        + bytes([3]),
         "hello": WHOLE
         + WHOLE
         + bytes([0, 3])

@@ -1124,7 +1124,8 @@ impl Pair {
 ///
 /// Layout: `[chunks to server] [chunks to client] [close] [message ..]`.
 /// Close: a byte `b`, `code = [1000, 1001, 1005 (none), 1011, 3000,
-/// 4999][b % 6]`, the server closes if bit 7 is set and the client if not;
+/// 4999][b % 6]`, the server closes if bit 7 is set and the client if not,
+/// permessage-deflate is agreed (everything compressed) if bit 6 is set;
 /// then a byte for the length of the reason and its bytes (lossy UTF-8). Each
 /// message: a header byte (bit 0 server to client, bit 1 text, bits 2-3 one
 /// to four fragments, bit 4 a Ping after the first fragment), a length byte,
@@ -1143,10 +1144,19 @@ pub fn round_trip(data: &[u8]) {
     let mut input = Cursor::new(data);
     let mut to_server = Chunks::read(&mut input);
     let mut to_client = Chunks::read(&mut input);
-    let config = Config::default();
+    #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+    let mut config = Config::default();
     let close = input.byte();
     let code = [1000, 1001, 1005, 1011, 3000, 4999][usize::from(close % 6)];
     let server_closes = close & 0x80 != 0;
+    // Bit 6: both ends agree permessage-deflate and compress every message
+    // (so fragments, Pings between them and the close all cross compressed).
+    #[cfg(feature = "deflate")]
+    if close & 0x40 != 0 {
+        let mut deflate = hybi::DeflateConfig::default();
+        deflate.min_compress_size = 0;
+        config.deflate = Some(deflate);
+    }
     let len = usize::from(input.byte() % 124);
     let mut reason = String::from_utf8_lossy(input.bytes(len)).into_owned();
     while reason.len() > 123 {

@@ -127,6 +127,7 @@ impl Receiver {
     }
 
     /// Reads from `input` until one item is ready or the input is used up.
+    #[inline(always)]
     pub(crate) fn receive(&mut self, input: &mut [u8], config: &Config) -> Step {
         if let Some(error) = self.pending_error.take() {
             return (0, Some(Err(error)));
@@ -415,6 +416,7 @@ impl Receiver {
 
     /// Gathers header bytes: returns how many bytes of `input` it used, and
     /// the header once complete (then it used only the header's bytes).
+    #[inline(always)]
     fn read_header(
         &mut self,
         input: &[u8],

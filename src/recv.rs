@@ -376,15 +376,18 @@ impl Receiver {
             // at the limit must not be refused once compressed: compressed
             // bytes get 1/64 of slack. The inflated size is held to the
             // exact limit by the inflater.
-            let slack = |limit: u64| match self.compressed {
-                true => limit.saturating_add(limit / 64).saturating_add(64),
-                false => limit,
+            // (The slack is only worked out past the plain limit, so the
+            // common case costs one comparison.)
+            let past = |len: u64, limit: u64| {
+                len > limit
+                    && (!self.compressed
+                        || len > limit.saturating_add(limit / 64).saturating_add(64))
             };
-            if header.payload_len > slack(config.max_frame_size) {
+            if past(header.payload_len, config.max_frame_size) {
                 return Err(ProtocolError::FrameTooLarge);
             }
             let total = self.message_len.saturating_add(header.payload_len);
-            if total > slack(config.max_message_size) {
+            if past(total, config.max_message_size) {
                 return Err(ProtocolError::MessageTooLarge);
             }
             self.message_len = total;

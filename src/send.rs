@@ -83,29 +83,9 @@ impl Sender {
         mask: Option<[u8; 4]>,
         limit: Option<usize>,
     ) -> Result<(), UsageError> {
-        self.queue_frame_rsv(opcode, fin, 0, payload, mask, limit)
-    }
-
-    /// Whether `frame_len` more bytes (header included) fit under `limit`.
-    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
-    pub(crate) fn has_room(&self, frame_len: usize, limit: usize) -> bool {
-        self.buffered().saturating_add(frame_len) <= limit
-    }
-
-    /// [`queue_frame`](Self::queue_frame) with RSV bits (RSV1 marks a
-    /// compressed message, RFC 7692 §6).
-    pub(crate) fn queue_frame_rsv(
-        &mut self,
-        opcode: Opcode,
-        fin: bool,
-        rsv: u8,
-        payload: &[u8],
-        mask: Option<[u8; 4]>,
-        limit: Option<usize>,
-    ) -> Result<(), UsageError> {
         let header = FrameHeader {
             fin,
-            rsv,
+            rsv: 0,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -150,6 +130,12 @@ impl Sender {
             None => self.out.extend_from_slice(payload),
         }
         Ok(())
+    }
+
+    /// Whether `frame_len` more bytes (header included) fit under `limit`.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn has_room(&self, frame_len: usize, limit: usize) -> bool {
+        self.buffered().saturating_add(frame_len) <= limit
     }
 
     /// Appends one frame whose payload `fill` appends to the buffer (a

@@ -107,8 +107,17 @@ fn message_wire(role: Role, fragmented: bool) -> Vec<u8> {
 /// Feeds `wire` in 64 KiB reads (as the adapters do) and checks that one
 /// whole 1 MiB message arrived. Allocates nothing.
 fn receive_message(conn: &mut Connection, wire: &mut [u8]) {
-    let mut bytes = 0;
-    let mut fins = 0;
+    assert_eq!(feed_reads(conn, wire), (MIB, 1, None));
+}
+
+/// Feeds `wire` in 64 KiB reads, every read used up; returns the binary
+/// bytes handed out, the messages ended, and the failure if the connection
+/// failed. Allocates nothing.
+fn feed_reads(
+    conn: &mut Connection,
+    wire: &mut [u8],
+) -> (usize, usize, Option<hybi::ProtocolError>) {
+    let (mut bytes, mut fins) = (0, 0);
     for chunk in wire.chunks_mut(64 * 1024) {
         let mut pos = 0;
         loop {
@@ -121,12 +130,13 @@ fn receive_message(conn: &mut Connection, wire: &mut [u8]) {
                     bytes += d.payload.len();
                     fins += usize::from(d.fin);
                 }
+                Some(Event::Closed(c)) => return (bytes, fins, c.error),
                 Some(other) => panic!("{other:?}"),
             }
         }
         assert_eq!(pos, chunk.len());
     }
-    assert_eq!((bytes, fins), (MIB, 1));
+    (bytes, fins, None)
 }
 
 /// Writes out everything queued without copying it anywhere.
@@ -534,26 +544,13 @@ fn compressed_frame(data: &[u8]) -> Vec<u8> {
 }
 
 /// Feeds `wire` in 64 KiB reads; returns the bytes handed out and the
-/// last event's failure, if any.
+/// failure, if the connection failed.
 fn receive_compressed(
     conn: &mut Connection,
     wire: &mut [u8],
 ) -> (usize, Option<hybi::ProtocolError>) {
-    let mut bytes = 0;
-    for chunk in wire.chunks_mut(64 * 1024) {
-        let mut pos = 0;
-        loop {
-            let out = conn.handle_input(&mut chunk[pos..], NOW);
-            pos += out.consumed;
-            match out.event {
-                None => break,
-                Some(Event::Data(d)) => bytes += d.payload.len(),
-                Some(Event::Closed(c)) => return (bytes, c.error),
-                Some(other) => panic!("{other:?}"),
-            }
-        }
-    }
-    (bytes, None)
+    let (bytes, _, error) = feed_reads(conn, wire);
+    (bytes, error)
 }
 
 #[derive(Debug)]

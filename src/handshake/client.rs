@@ -2,14 +2,13 @@
 //! upgrade request, and checking the server's answer against it.
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
 use super::accept::AcceptKey;
 use super::tokens::{
-    extension_name, header_slots, header_spans, is_field_value, is_token, is_valid_header,
-    list_has_token, parse_decimal, push_decimal, push_header, HeaderSpan, ListItems, Span,
+    extension_name, header_lines, is_field_value, is_token, is_valid_header, list_has_token,
+    parse_decimal, push_decimal, push_header, with_header_slots, ListItems, Span,
 };
 use super::uri::{self, default_port, Uri};
 use crate::error::{ProtocolError, UsageError};
@@ -285,7 +284,6 @@ pub(crate) struct ParsedResponse {
     protocol: Option<Span>,
     content_length: Option<u64>,
     chunked: bool,
-    headers: Vec<HeaderSpan>,
 }
 
 impl ParsedResponse {
@@ -323,23 +321,23 @@ pub(crate) fn parse_response(
 ) -> Result<ParsedResponse, ProtocolError> {
     use ProtocolError::*;
 
-    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(head, max_headers)];
-    let mut resp = httparse::Response::new(&mut slots);
-    match resp.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(MalformedHttp),
-        Err(httparse::Error::TooManyHeaders) => return Err(TooManyHeaders),
-        Err(_) => return Err(MalformedHttp),
-    }
-    let status = resp.code.ok_or(MalformedHttp)?;
+    let (code, reason, version) = with_header_slots(head, max_headers, |slots| {
+        let mut resp = httparse::Response::new(slots);
+        match resp.parse(head) {
+            Ok(httparse::Status::Complete(_)) => Ok((resp.code, resp.reason, resp.version)),
+            Ok(httparse::Status::Partial) => Err(MalformedHttp),
+            Err(httparse::Error::TooManyHeaders) => Err(TooManyHeaders),
+            Err(_) => Err(MalformedHttp),
+        }
+    })?;
+    let status = code.ok_or(MalformedHttp)?;
     // RFC 9110 §15: "Values outside the range 100..599 are invalid."
     if !(100..=599).contains(&status) {
         return Err(MalformedHttp);
     }
     // httparse gives "" (not a subslice) for a reason with obs-text.
-    let reason = Span::of(head, resp.reason.unwrap_or("").as_bytes()).unwrap_or_default();
-    let headers = header_spans(head, resp.headers).ok_or(MalformedHttp)?;
-    let named = |name: &'static str| headers.iter().filter(move |h| h.is(head, name));
+    let reason = Span::of(head, reason.unwrap_or("").as_bytes()).unwrap_or_default();
+    let named = |name: &'static str| header_lines(head).filter(move |h| h.is(head, name));
 
     let mut content_length = None;
     let mut lengths_ok = true;
@@ -372,7 +370,7 @@ pub(crate) fn parse_response(
 
     if status == 101 {
         // 101 is an HTTP/1.1 mechanism (RFC 9110 §15.2.2, §7.8).
-        if resp.version != Some(1) {
+        if version != Some(1) {
             return Err(HttpVersionTooOld);
         }
         // RFC 6455 §4.1 step 2: "If the response lacks an |Upgrade| header
@@ -439,7 +437,6 @@ pub(crate) fn parse_response(
         protocol,
         content_length,
         chunked,
-        headers,
     })
 }
 
@@ -475,9 +472,7 @@ impl<'a> Response<'a> {
     /// `WWW-Authenticate`, ...).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
+        header_lines(head)
             .find(|h| h.is(head, name))
             .map(|h| h.value.bytes(head))
     }
@@ -485,10 +480,7 @@ impl<'a> Response<'a> {
     /// Every header, in the order received, as (name, value).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
-            .map(move |h| (h.name.str(head), h.value.bytes(head)))
+        header_lines(head).map(move |h| (h.name.str(head), h.value.bytes(head)))
     }
 
     /// The subprotocol the server selected (RFC 6455 §4.1: the _Subprotocol
@@ -506,9 +498,7 @@ impl<'a> Response<'a> {
     /// the parameters.
     pub fn extensions(&self) -> impl Iterator<Item = &'a str> + 'a {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
+        header_lines(head)
             .filter(move |h| h.is(head, "sec-websocket-extensions"))
             .flat_map(move |h| ListItems::new(h.value.str(head)))
     }

@@ -13,7 +13,9 @@ use core::fmt;
 use base64::Engine as _;
 
 use super::head::HeadReader;
-use super::tokens::{header_slots, is_field_value, is_valid_header, push_decimal, push_header};
+use super::tokens::{
+    is_field_value, is_valid_header, push_decimal, push_header, with_header_slots,
+};
 use super::uri::valid_chars;
 use super::ClientRequest;
 use crate::error::UsageError;
@@ -351,15 +353,16 @@ impl ProxyConnect {
     /// Parses the complete head in the reader and returns its status code.
     fn status(&self) -> Result<u16, ProxyError> {
         let head = self.reader.head();
-        let mut slots = vec![httparse::EMPTY_HEADER; header_slots(head, self.max_headers)];
-        let mut response = httparse::Response::new(&mut slots);
-        match response.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Err(httparse::Error::TooManyHeaders) => return Err(ProxyError::TooManyHeaders),
-            Ok(httparse::Status::Partial) | Err(_) => return Err(ProxyError::Malformed),
-        }
+        let code = with_header_slots(head, self.max_headers, |slots| {
+            let mut response = httparse::Response::new(slots);
+            match response.parse(head) {
+                Ok(httparse::Status::Complete(_)) => Ok(response.code),
+                Err(httparse::Error::TooManyHeaders) => Err(ProxyError::TooManyHeaders),
+                Ok(httparse::Status::Partial) | Err(_) => Err(ProxyError::Malformed),
+            }
+        })?;
         // RFC 9110 §15: "Values outside the range 100..599 are invalid."
-        match response.code {
+        match code {
             Some(code @ 100..=599) => Ok(code),
             _ => Err(ProxyError::Malformed),
         }

@@ -1,7 +1,6 @@
 //! The server's side of the opening handshake (RFC 6455 §4.2): validating
 //! the client's request, and writing the 101 answer or a rejection.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -11,8 +10,8 @@ use base64::Engine;
 
 use super::accept::accept_key;
 use super::tokens::{
-    extension_name, header_slots, header_spans, is_token, is_valid_header, list_has_token,
-    push_header, HeaderSpan, ListItems, Span,
+    extension_name, header_lines, is_token, is_valid_header, list_has_token, push_header,
+    with_header_slots, ListItems, Span,
 };
 use crate::error::{ProtocolError, UsageError};
 
@@ -41,7 +40,6 @@ pub(crate) struct ParsedRequest {
     /// Empty for a plain (non-upgrade) request.
     key: Span,
     origin: Option<Span>,
-    headers: Vec<HeaderSpan>,
     /// A WebSocket upgrade, as opposed to a plain HTTP request passed on by
     /// [`parse_any_request`].
     websocket: bool,
@@ -76,30 +74,30 @@ pub(crate) fn parse_any_request(
 ) -> Result<ParsedRequest, ProtocolError> {
     use ProtocolError::*;
 
-    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(head, max_headers)];
-    let mut req = httparse::Request::new(&mut slots);
     // RFC 6455 §4.1 item 1: "The handshake MUST be a valid HTTP request as
     // specified by [RFC2616]."
-    match req.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(MalformedHttp),
-        Err(httparse::Error::TooManyHeaders) => return Err(TooManyHeaders),
-        Err(_) => return Err(MalformedHttp),
-    }
+    let (method, version, target_str) = with_header_slots(head, max_headers, |slots| {
+        let mut req = httparse::Request::new(slots);
+        match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => Ok((req.method, req.version, req.path)),
+            Ok(httparse::Status::Partial) => Err(MalformedHttp),
+            Err(httparse::Error::TooManyHeaders) => Err(TooManyHeaders),
+            Err(_) => Err(MalformedHttp),
+        }
+    })?;
 
     // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
-    if req.method != Some("GET") {
+    if method != Some("GET") {
         return Err(MethodNotGet);
     }
-    if req.version != Some(1) {
+    if version != Some(1) {
         return Err(HttpVersionTooOld);
     }
 
-    let target_str = req.path.ok_or(MalformedHttp)?;
+    let target_str = target_str.ok_or(MalformedHttp)?;
     let target = Span::of(head, target_str.as_bytes()).ok_or(MalformedHttp)?;
     let (authority, path, query) = split_target(target_str, target)?;
-    let headers = header_spans(head, req.headers).ok_or(MalformedHttp)?;
-    let named = |name: &'static str| headers.iter().filter(move |h| h.is(head, name));
+    let named = |name: &'static str| header_lines(head).filter(move |h| h.is(head, name));
 
     // RFC 6455 §4.2.1 item 2: "A |Host| header field containing the server's
     // authority"; RFC 7230 §5.4: "A server MUST respond with a 400 (Bad
@@ -126,7 +124,6 @@ pub(crate) fn parse_any_request(
             host,
             key: Span::default(),
             origin: named("origin").next().map(|h| h.value.trimmed(head)),
-            headers,
             websocket: false,
         });
     }
@@ -170,7 +167,7 @@ pub(crate) fn parse_any_request(
     // Sec-WebSocket-Extensions are optional, but are handed to the
     // application as text, so they must be text.
     let origin = named("origin").next().map(|h| h.value.trimmed(head));
-    for h in headers.iter().filter(|h| {
+    for h in header_lines(head).filter(|h| {
         h.is(head, "origin")
             || h.is(head, "sec-websocket-protocol")
             || h.is(head, "sec-websocket-extensions")
@@ -188,7 +185,6 @@ pub(crate) fn parse_any_request(
         host,
         key,
         origin,
-        headers,
         websocket: true,
     })
 }
@@ -331,9 +327,7 @@ impl<'a> Request<'a> {
     /// headers this module does not interpret (Cookie, Authorization, ...).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
+        header_lines(head)
             .find(|h| h.is(head, name))
             .map(|h| h.value.bytes(head))
     }
@@ -342,10 +336,7 @@ impl<'a> Request<'a> {
     /// bytes: HTTP does not promise they are UTF-8.
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
-            .map(move |h| (h.name.str(head), h.value.bytes(head)))
+        header_lines(head).map(move |h| (h.name.str(head), h.value.bytes(head)))
     }
 
     /// The subprotocols offered, in the client's order of preference, over
@@ -385,9 +376,7 @@ impl<'a> Request<'a> {
 
     fn list(&self, name: &'static str) -> impl Iterator<Item = &'a str> + 'a {
         let head = self.head;
-        self.parsed
-            .headers
-            .iter()
+        header_lines(head)
             .filter(move |h| h.is(head, name))
             .flat_map(move |h| ListItems::new(h.value.str(head)))
     }

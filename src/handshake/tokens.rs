@@ -80,27 +80,92 @@ impl HeaderSpan {
     }
 }
 
-/// How many httparse header slots to allocate: `max_headers`, but never more
-/// than `head` could hold (a header line is at least 3 bytes, `a:\n`), so a
-/// configured "no limit" such as `usize::MAX` cannot make the allocation
-/// fail, and a head within `max_headers` is never reported as too many.
-pub(super) fn header_slots(head: &[u8], max_headers: usize) -> usize {
-    max_headers.min(head.len() / 3 + 1)
+/// Header slots kept on the stack: the default `max_headers`. A larger
+/// configured limit takes a heap array (with `alloc`), or is held to this
+/// many (without it).
+pub(crate) const STACK_HEADER_SLOTS: usize = 64;
+
+/// Runs `parse` with httparse header slots: `max_headers` of them, but never
+/// more than `head` could hold (a header line is at least 3 bytes, `a:\n`),
+/// so a configured "no limit" such as `usize::MAX` cannot make the
+/// allocation fail, and a head within `max_headers` is never reported as too
+/// many. Up to [`STACK_HEADER_SLOTS`] live on the stack, so the common case
+/// allocates nothing.
+pub(super) fn with_header_slots<'h, R>(
+    head: &'h [u8],
+    max_headers: usize,
+    parse: impl FnOnce(&mut [httparse::Header<'h>]) -> R,
+) -> R {
+    let wanted = max_headers.min(head.len() / 3 + 1);
+    #[cfg(feature = "alloc")]
+    if wanted > STACK_HEADER_SLOTS {
+        let mut slots = alloc::vec![httparse::EMPTY_HEADER; wanted];
+        return parse(&mut slots);
+    }
+    let mut slots = [httparse::EMPTY_HEADER; STACK_HEADER_SLOTS];
+    let n = wanted.min(STACK_HEADER_SLOTS);
+    parse(slots.get_mut(..n).unwrap_or(&mut []))
 }
 
-/// Converts httparse's headers into offsets into `head`.
-pub(super) fn header_spans(
-    head: &[u8],
-    headers: &[httparse::Header<'_>],
-) -> Option<Vec<HeaderSpan>> {
-    let mut out = Vec::with_capacity(headers.len());
-    for h in headers {
-        out.push(HeaderSpan {
-            name: Span::of(head, h.name.as_bytes())?,
-            value: Span::of(head, h.value)?,
-        });
+/// The header lines of a complete head that httparse accepted, in order,
+/// as offsets: names as sent, values without surrounding spaces and tabs.
+///
+/// Scanning the head again when asked, rather than keeping httparse's list,
+/// costs one pass over a few hundred bytes and keeps a parsed head free of
+/// any allocation (the no-allocator storage needs that). Only ever used on a
+/// head httparse accepted, where every line after the start line is
+/// `name ":" OWS value OWS` ending in LF or CRLF.
+pub(crate) fn header_lines(head: &[u8]) -> HeaderLines<'_> {
+    // RFC 9112 §2.2: empty lines before the start line are skipped (as the
+    // head reader and httparse do); then the start line itself.
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let pos = head
+        .get(start..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+        .map_or(head.len(), |nl| start + nl + 1);
+    HeaderLines { head, pos }
+}
+
+/// See [`header_lines`].
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderLines<'h> {
+    head: &'h [u8],
+    pos: usize,
+}
+
+impl Iterator for HeaderLines<'_> {
+    type Item = HeaderSpan;
+
+    fn next(&mut self) -> Option<HeaderSpan> {
+        let rest = self.head.get(self.pos..)?;
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let start = self.pos;
+        let mut end = start + nl;
+        self.pos = end + 1;
+        if end > start && self.head.get(end - 1) == Some(&b'\r') {
+            end -= 1;
+        }
+        let line = self.head.get(start..end).unwrap_or(&[]);
+        // The empty line ends the head.
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            self.pos = self.head.len();
+            return None;
+        };
+        let value = Span {
+            start: start + colon + 1,
+            end,
+        };
+        Some(HeaderSpan {
+            name: Span {
+                start,
+                end: start + colon,
+            },
+            value: value.trimmed(self.head),
+        })
     }
-    Some(out)
 }
 
 /// RFC 7230 §3.2.6: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /

@@ -91,3 +91,73 @@ proptest! {
         }
     }
 }
+
+/// One header line as a generator: a token name, optional spaces and tabs,
+/// a value of visible characters, spaces, tabs, colons and obs-text.
+fn header_line() -> impl Strategy<Value = Vec<u8>> {
+    (
+        "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}",
+        "[ \t]{0,3}",
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b' '),
+                Just(b'\t'),
+                Just(b':'),
+                0x21u8..0x7f,
+                0x80u8..=0xff
+            ],
+            0..24,
+        ),
+        "[ \t]{0,3}",
+        prop_oneof![Just("\r\n"), Just("\n")],
+    )
+        .prop_map(|(name, pre, value, post, end)| {
+            let mut line = name.into_bytes();
+            line.push(b':');
+            line.extend_from_slice(pre.as_bytes());
+            line.extend_from_slice(&value);
+            line.extend_from_slice(post.as_bytes());
+            line.extend_from_slice(end.as_bytes());
+            line
+        })
+}
+
+proptest! {
+    /// `header_lines` (the allocation-free rescan behind `Request::headers`
+    /// and `Response::headers`) finds exactly the headers httparse parsed,
+    /// in order, with the same names and the same values once surrounding
+    /// spaces and tabs are trimmed, for requests and responses, CRLF or LF,
+    /// with empty lines before the start line.
+    #[test]
+    fn header_lines_match_httparse(
+        lines in proptest::collection::vec(header_line(), 0..12),
+        leading in 0usize..3,
+        response in any::<bool>(),
+    ) {
+        let mut head = b"\r\n".repeat(leading);
+        head.extend_from_slice(if response { b"HTTP/1.1 200 OK\r\n" } else { b"GET / HTTP/1.1\r\n" });
+        for line in &lines {
+            head.extend_from_slice(line);
+        }
+        head.extend_from_slice(b"\r\n");
+        let mut slots = [httparse::EMPTY_HEADER; 16];
+        let parsed: Option<Vec<(Vec<u8>, Vec<u8>)>> = if response {
+            let mut r = httparse::Response::new(&mut slots);
+            matches!(r.parse(&head), Ok(httparse::Status::Complete(_))).then(|| {
+                r.headers.iter().map(|h| (h.name.as_bytes().to_vec(), tokens::trim_ows(h.value).to_vec())).collect()
+            })
+        } else {
+            let mut r = httparse::Request::new(&mut slots);
+            matches!(r.parse(&head), Ok(httparse::Status::Complete(_))).then(|| {
+                r.headers.iter().map(|h| (h.name.as_bytes().to_vec(), tokens::trim_ows(h.value).to_vec())).collect()
+            })
+        };
+        // Only heads httparse accepted are ever rescanned.
+        if let Some(expected) = parsed {
+            let found: Vec<(Vec<u8>, Vec<u8>)> = tokens::header_lines(&head)
+                .map(|h| (h.name.bytes(&head).to_vec(), h.value.bytes(&head).to_vec()))
+                .collect();
+            prop_assert_eq!(found, expected);
+        }
+    }
+}

@@ -1,9 +1,11 @@
 //! [`Connection`]: the engine, glue between the handshake, the receive path
 //! and the send path. State transitions themselves live in `state.rs`.
 
+#[cfg(feature = "deflate")]
 use alloc::boxed::Box;
-use alloc::string::{String, ToString};
 
+use crate::buffer::FixedBuffer;
+use crate::buffer::{write_head, Buffer};
 use crate::close::{parse_close_body, CloseCode};
 use crate::config::Config;
 use crate::entropy::Entropy;
@@ -16,13 +18,18 @@ use crate::extensions::{
     inflate::{Inflater, Ready, MAX_COMPRESSED_CHUNK},
 };
 use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
+#[cfg(feature = "alloc")]
+use crate::handshake::ClientRequest;
 use crate::handshake::{
     accept_key, encode_key, parse_any_request, parse_response, write_accept, write_reject, Accept,
-    ClientRequest, HeadReader, Request, Response,
+    BorrowedRequest, ClientHead, HeadReader, Request, Response,
 };
 use crate::recv::{Item, Receiver};
 use crate::send::Sender;
 use crate::state::{ClientHandshake, Phase, Rejection, Shutdown};
+#[cfg(feature = "alloc")]
+use crate::storage::Heap;
+use crate::storage::{Fixed, FixedBuffers, Storage};
 use crate::time::Instant;
 use crate::timer::TimerTable;
 use crate::utf8::Utf8Validator;
@@ -155,15 +162,18 @@ pub enum Transmit<'a> {
 /// let Some(Transmit::Bytes(out)) = server.poll_transmit() else { panic!() };
 /// assert!(out.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 /// ```
-pub struct Connection {
+pub struct Connection<S: Storage = DefaultStorage> {
     pub(crate) role: Role,
     pub(crate) config: Config,
-    pub(crate) phase: Phase,
+    pub(crate) phase: Phase<S>,
     pub(crate) rx: Receiver,
-    pub(crate) tx: Sender,
+    pub(crate) tx: Sender<S::Buf>,
     /// Masking keys and the handshake nonce; clients only.
-    entropy: Option<Box<dyn Entropy + Send>>,
-    pub(crate) subprotocol: Option<String>,
+    entropy: Option<S::Entropy>,
+    /// The handshake buffer once the handshake is over: it keeps the agreed
+    /// subprotocol (`subprotocol` bytes of it), and nothing else.
+    spare: S::Buf,
+    subprotocol: Option<usize>,
     pub(crate) close_sent: Option<CloseCode>,
     pub(crate) close_received: Option<CloseCode>,
     pub(crate) error: Option<ProtocolError>,
@@ -219,12 +229,21 @@ struct DeflateState {
     inflater: Inflater,
 }
 
-impl core::fmt::Debug for Connection {
+/// The storage a bare `Connection` means: [`Heap`] with `alloc`, and
+/// `Fixed<'static>` (buffers in statics) without it.
+#[cfg(feature = "alloc")]
+pub type DefaultStorage = Heap;
+/// The storage a bare `Connection` means: [`Heap`](crate::storage) with
+/// `alloc`, and `Fixed<'static>` (buffers in statics) without it.
+#[cfg(not(feature = "alloc"))]
+pub type DefaultStorage = Fixed<'static>;
+
+impl<S: Storage> core::fmt::Debug for Connection<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state())
-            .field("subprotocol", &self.subprotocol)
+            .field("subprotocol", &self.subprotocol())
             .field("close_sent", &self.close_sent)
             .field("close_received", &self.close_received)
             .field("error", &self.error)
@@ -233,20 +252,22 @@ impl core::fmt::Debug for Connection {
     }
 }
 
-impl Connection {
+impl<S: Storage> Connection<S> {
     pub(crate) fn new(
         role: Role,
         config: Config,
-        phase: Phase,
-        entropy: Option<Box<dyn Entropy + Send>>,
+        phase: Phase<S>,
+        entropy: Option<S::Entropy>,
+        output: S::Buf,
     ) -> Self {
         Connection {
             role,
             config,
             phase,
             rx: Receiver::new(role == Role::Server),
-            tx: Sender::default(),
+            tx: Sender::new(output),
             entropy,
+            spare: S::Buf::default(),
             subprotocol: None,
             close_sent: None,
             close_received: None,
@@ -264,18 +285,14 @@ impl Connection {
             keepalive_pings: 0,
         }
     }
+}
 
+#[cfg(feature = "alloc")]
+impl Connection<Heap> {
     /// A server waiting for an upgrade request, created at `now` (the
     /// opening handshake's deadline counts from here).
     pub fn server(config: Config, now: Instant) -> Self {
-        let mut connection = Self::new(
-            Role::Server,
-            config,
-            Phase::ReadingRequest(Box::new(HeadReader::new())),
-            None,
-        );
-        connection.start(now);
-        connection
+        Self::new_server(config, alloc::vec::Vec::new(), alloc::vec::Vec::new(), now)
     }
 
     /// A client whose upgrade request is queued for sending at once,
@@ -291,14 +308,7 @@ impl Connection {
         entropy: impl Entropy + Send + 'static,
         now: Instant,
     ) -> Result<Self, UsageError> {
-        let mut entropy: Box<dyn Entropy + Send> = Box::new(entropy);
-        // RFC 6455 §4.1: "a randomly selected 16-byte value that has been
-        // base64-encoded"; "The nonce MUST be selected randomly for each
-        // connection."
-        let mut nonce = [0u8; 16];
-        entropy.fill(&mut nonce);
-        let key = encode_key(&nonce);
-        let expected_accept = accept_key(&key);
+        let entropy: alloc::boxed::Box<dyn Entropy + Send> = alloc::boxed::Box::new(entropy);
         // RFC 7692 §5: the engine makes the permessage-deflate offer itself,
         // so it knows what it may accept in the answer.
         #[cfg(feature = "deflate")]
@@ -306,10 +316,90 @@ impl Connection {
             Some(deflate) => request.extension(&deflate.offer()),
             None => request,
         };
-        let mut connection = Self::new(Role::Client, config, Phase::Closed, Some(entropy));
-        request.write(&key, connection.tx.buffer_mut())?;
-        connection.phase = Phase::AwaitingResponse(Box::new(ClientHandshake {
-            head: HeadReader::new(),
+        Self::new_client(
+            config,
+            request,
+            entropy,
+            alloc::vec::Vec::new(),
+            alloc::vec::Vec::new(),
+            now,
+        )
+    }
+}
+
+impl<'a> Connection<Fixed<'a>> {
+    /// A server on the caller's buffers, with no allocation ever: the
+    /// request head is read into `buffers.handshake`, frames are queued in
+    /// `buffers.output` (see [`FixedBuffers`] for their sizes). Otherwise
+    /// exactly [`Connection::server`], except that permessage-deflate is
+    /// never agreed.
+    pub fn server_in(config: Config, buffers: FixedBuffers<'a>, now: Instant) -> Self {
+        Self::new_server(
+            config,
+            FixedBuffer::new(buffers.handshake),
+            FixedBuffer::new(buffers.output),
+            now,
+        )
+    }
+
+    /// A client on the caller's buffers, with no allocation ever: its
+    /// request is written into `buffers.output` at once, and the answer is
+    /// read into `buffers.handshake`. `entropy` is the device's random
+    /// source for the nonce and every masking key (RFC 6455 §10.3 wants it
+    /// unpredictable: a hardware RNG, not a counter). Fails like
+    /// [`Connection::client`], and with [`UsageError::OutputFull`] if the
+    /// request does not fit `buffers.output`.
+    pub fn client_in(
+        config: Config,
+        request: BorrowedRequest<'a>,
+        entropy: &'a mut (dyn Entropy + Send),
+        buffers: FixedBuffers<'a>,
+        now: Instant,
+    ) -> Result<Self, UsageError> {
+        Self::new_client(
+            config,
+            request,
+            entropy,
+            FixedBuffer::new(buffers.handshake),
+            FixedBuffer::new(buffers.output),
+            now,
+        )
+    }
+}
+
+impl<S: Storage> Connection<S> {
+    fn new_server(config: Config, handshake: S::Buf, output: S::Buf, now: Instant) -> Self {
+        let reader = S::slot(HeadReader::new(handshake));
+        let mut connection = Self::new(
+            Role::Server,
+            config,
+            Phase::ReadingRequest(reader),
+            None,
+            output,
+        );
+        connection.start(now);
+        connection
+    }
+
+    fn new_client(
+        config: Config,
+        request: S::Request,
+        mut entropy: S::Entropy,
+        handshake: S::Buf,
+        output: S::Buf,
+        now: Instant,
+    ) -> Result<Self, UsageError> {
+        // RFC 6455 §4.1: "a randomly selected 16-byte value that has been
+        // base64-encoded"; "The nonce MUST be selected randomly for each
+        // connection."
+        let mut nonce = [0u8; 16];
+        entropy.fill(&mut nonce);
+        let key = encode_key(&nonce);
+        let expected_accept = accept_key(&key);
+        let mut connection = Self::new(Role::Client, config, Phase::Closed, Some(entropy), output);
+        request.write_head(&key, connection.tx.buffer_mut())?;
+        connection.phase = Phase::AwaitingResponse(S::slot(ClientHandshake {
+            head: HeadReader::new(handshake),
             request,
             expected_accept,
         }));
@@ -344,7 +434,34 @@ impl Connection {
 
     /// The subprotocol agreed in the handshake, if any.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+        // While `Accepted` is lent the answer is still in its reader.
+        if let Phase::JustAccepted(accepted) = &self.phase {
+            return Response::new(accepted.0.head(), &accepted.1).protocol();
+        }
+        let len = self.subprotocol?;
+        let bytes = self.spare.as_slice().get(..len)?;
+        // A token (checked on the way in), so ASCII.
+        core::str::from_utf8(bytes).ok()
+    }
+
+    /// Keeps the first `len` bytes of `buffer` (the handshake's, now free)
+    /// as the agreed subprotocol; the buffer becomes the spare one.
+    pub(crate) fn keep_subprotocol_bytes(&mut self, mut buffer: S::Buf, len: Option<usize>) {
+        buffer.shrink();
+        self.subprotocol = len;
+        self.spare = buffer;
+    }
+
+    /// Keeps `protocol` as the agreed subprotocol in `buffer` (the
+    /// handshake's, now free), which becomes the spare buffer. On the heap
+    /// the head's memory is given back first.
+    pub(crate) fn keep_subprotocol(&mut self, mut buffer: S::Buf, protocol: Option<&str>) {
+        buffer.release();
+        self.subprotocol = match protocol {
+            Some(p) if buffer.push_slice(p.as_bytes()) => Some(p.len()),
+            _ => None,
+        };
+        self.spare = buffer;
     }
 
     /// What was agreed for permessage-deflate, if it is in use.
@@ -464,7 +581,7 @@ impl Connection {
                     let response = Response::new(rejection.head.head(), &rejection.parsed);
                     return Some(Event::Rejected {
                         response,
-                        body: &rejection.body,
+                        body: rejection.head.body(),
                     });
                 }
             }
@@ -705,8 +822,8 @@ impl Connection {
             Ok(parsed) => parsed,
             Err(error) => return self.fail_now(error, input.len()),
         };
-        let reader = core::mem::replace(reader.as_mut(), HeadReader::new());
-        self.phase = Phase::AwaitingDecision(Box::new((reader, parsed)));
+        let reader = core::mem::replace(&mut **reader, HeadReader::new(S::Buf::default()));
+        self.phase = Phase::AwaitingDecision(S::slot((reader, parsed)));
         let Phase::AwaitingDecision(pending) = &self.phase else {
             return Input {
                 consumed,
@@ -744,15 +861,18 @@ impl Connection {
                 Ok(parsed) => parsed,
                 Err(error) => return self.fail_now(error, input.len()),
             };
-            let head = core::mem::replace(&mut handshake.head, HeadReader::new());
+            let head = core::mem::replace(&mut handshake.head, HeadReader::new(S::Buf::default()));
             if parsed.status() == 101 {
-                let response = Response::new(head.head(), &parsed);
                 #[cfg(feature = "deflate")]
-                if let Some(verdict) = self
-                    .config
-                    .deflate
-                    .as_ref()
-                    .map(|config| deflate::verify_answer(config, response.extensions()))
+                if let Some(verdict) =
+                    self.config
+                        .deflate
+                        .as_ref()
+                        .filter(|_| S::COMPRESSION)
+                        .map(|config| {
+                            let response = Response::new(head.head(), &parsed);
+                            deflate::verify_answer(config, response.extensions())
+                        })
                 {
                     match verdict {
                         Ok(Some(params)) => self.enable_deflate(params),
@@ -762,8 +882,9 @@ impl Connection {
                         Err(error) => return self.fail_now(error, input.len()),
                     }
                 }
-                self.subprotocol = response.protocol().map(ToString::to_string);
-                self.phase = Phase::JustAccepted(Box::new((head, parsed)));
+                // The subprotocol is kept when the phase settles to Open;
+                // until then `subprotocol()` reads it from the answer.
+                self.phase = Phase::JustAccepted(S::slot((head, parsed)));
                 self.on_open();
                 // Bytes after the 101 in this input are frames: they stay in
                 // `input` for the next call.
@@ -793,10 +914,9 @@ impl Connection {
                     .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
             }
             .min(self.config.max_rejection_body);
-            self.phase = Phase::ReadingRejection(Box::new(Rejection {
+            self.phase = Phase::ReadingRejection(S::slot(Rejection {
                 head,
                 parsed,
-                body: alloc::vec::Vec::new(),
                 wanted,
             }));
         }
@@ -806,11 +926,14 @@ impl Connection {
                 event: None,
             };
         };
-        let take = (rejection.wanted - rejection.body.len()).min(input.len() - consumed);
-        rejection
-            .body
-            .extend_from_slice(&input[consumed..consumed + take]);
-        if rejection.body.len() < rejection.wanted {
+        let have = rejection.head.body().len();
+        let take = (rejection.wanted - have).min(input.len() - consumed);
+        let kept = rejection.head.push_body(&input[consumed..consumed + take]);
+        if kept < take {
+            // A fixed buffer is full: the body handed out is what it holds.
+            rejection.wanted = have + kept;
+        }
+        if rejection.head.body().len() < rejection.wanted {
             return Input {
                 consumed: input.len(),
                 event: None,
@@ -843,22 +966,31 @@ impl Connection {
             return Err(UsageError::NotAnUpgrade);
         }
         #[cfg(feature = "deflate")]
-        let agreed = self.config.deflate.as_ref().and_then(|config| {
-            let offers: alloc::vec::Vec<&str> = request.extensions().collect();
-            deflate::negotiate(config, offers.iter().copied())
-        });
+        let agreed = self
+            .config
+            .deflate
+            .as_ref()
+            .filter(|_| S::COMPRESSION)
+            .and_then(|config| {
+                let offers: alloc::vec::Vec<&str> = request.extensions().collect();
+                deflate::negotiate(config, offers.iter().copied())
+            });
         #[cfg(feature = "deflate")]
         let accept = match &agreed {
             Some((_, element)) => accept.header("Sec-WebSocket-Extensions", element),
             None => accept,
         };
-        write_accept(self.tx.buffer_mut(), &request, &accept)?;
+        write_head(self.tx.buffer_mut(), |out| {
+            write_accept(out, &request, &accept)
+        })?;
         #[cfg(feature = "deflate")]
         if let Some((params, _)) = agreed {
             self.enable_deflate(params);
         }
-        self.subprotocol = accept.chosen_protocol().map(ToString::to_string);
-        self.phase = Phase::Open;
+        if let Phase::AwaitingDecision(pending) = core::mem::replace(&mut self.phase, Phase::Open) {
+            let (reader, _) = S::unslot(pending);
+            self.keep_subprotocol(reader.into_buffer(), accept.chosen_protocol());
+        }
         self.on_open();
         Ok(())
     }
@@ -874,7 +1006,9 @@ impl Connection {
         if !matches!(self.phase, Phase::AwaitingDecision(_)) {
             return Err(UsageError::NoPendingRequest);
         }
-        write_reject(self.tx.buffer_mut(), status, headers, body)?;
+        write_head(self.tx.buffer_mut(), |out| {
+            write_reject(out, status, headers, body)
+        })?;
         self.finish(false, None);
         Ok(())
     }
@@ -1016,7 +1150,7 @@ impl Connection {
     /// Turns permessage-deflate on with what was agreed.
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
-        let Some(config) = &self.config.deflate else {
+        let Some(config) = self.config.deflate.as_ref().filter(|_| S::COMPRESSION) else {
             return;
         };
         self.rx.enable_compression(MAX_COMPRESSED_CHUNK);

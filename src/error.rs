@@ -246,6 +246,9 @@ pub enum UsageError {
     InvalidUri,
     /// `reject` with a status outside 200..=599, or a 101.
     InvalidStatus,
+    /// More extra headers on an `Accept` than it holds without a heap
+    /// (`Accept::MAX_HEADERS_WITHOUT_ALLOC`; only in builds without `alloc`).
+    TooManyHeaders,
     /// A proxy URL that is not `[http://][user[:password]@]host[:port][/]`.
     InvalidProxyUrl,
     /// A proxy URL with a scheme other than `http` (`https://`, `socks5://`):
@@ -286,6 +289,7 @@ impl UsageError {
             InvalidToken => "invalid token",
             InvalidUri => "not a valid ws:// or wss:// URI",
             InvalidStatus => "invalid HTTP status for a rejection",
+            TooManyHeaders => "too many extra headers for an allocation-free Accept",
             InvalidProxyUrl => "not a valid http:// proxy URL",
             UnsupportedProxyScheme => "only http:// proxies are supported",
             ControlPayloadTooLong => "control frame payload over 125 bytes",

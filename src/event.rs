@@ -8,7 +8,6 @@ use core::str;
 
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
-#[cfg(feature = "alloc")]
 use crate::handshake::{Request, Response};
 
 /// The two kinds of data message (RFC 6455 §5.6).
@@ -72,16 +71,13 @@ pub struct Closed {
 pub enum Event<'a> {
     /// Server: a valid upgrade request. Call `accept` or `reject`; until
     /// then the connection consumes no input.
-    #[cfg(feature = "alloc")]
     Request(Request<'a>),
     /// Client: the server accepted the upgrade (a verified 101). The
     /// connection is open.
-    #[cfg(feature = "alloc")]
     Accepted(Response<'a>),
     /// Client: the server answered with another status (401, 403, a 3xx
     /// with `Location`, ...). `body` holds the start of the response body, up
     /// to `Config::max_rejection_body` bytes. `Closed` follows.
-    #[cfg(feature = "alloc")]
     Rejected {
         /// Status line and headers.
         response: Response<'a>,

@@ -18,9 +18,9 @@ extern crate std;
 
 #[cfg(feature = "alloc")]
 mod assemble;
+pub mod buffer;
 pub mod close;
 pub mod config;
-#[cfg(feature = "alloc")]
 mod connection;
 pub mod entropy;
 pub mod error;
@@ -32,14 +32,11 @@ pub mod handshake;
 #[cfg(feature = "std")]
 pub mod io;
 pub mod mask;
-#[cfg(feature = "alloc")]
 mod recv;
-#[cfg(feature = "alloc")]
 mod send;
-#[cfg(feature = "alloc")]
 mod state;
+pub mod storage;
 pub mod time;
-#[cfg(feature = "alloc")]
 mod timer;
 #[cfg(feature = "alloc")]
 pub mod upgraded;
@@ -49,8 +46,7 @@ pub mod utf8;
 pub use assemble::{Message, MessageAssembler};
 pub use close::CloseCode;
 pub use config::Config;
-#[cfg(feature = "alloc")]
-pub use connection::{Compression, Connection, Input, Role, State, Transmit};
+pub use connection::{Compression, Connection, DefaultStorage, Input, Role, State, Transmit};
 pub use entropy::Entropy;
 #[cfg(feature = "std")]
 pub use entropy::OsEntropy;

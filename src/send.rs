@@ -17,12 +17,12 @@
 //!   or are the gap (at most 63 bytes) that co-aligns a large unmasked
 //!   payload with its source when the buffer was empty.
 
-use alloc::vec::Vec;
-
+use crate::buffer::Buffer;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use crate::handshake::reserve_within;
-use crate::mask::{apply_mask, copy_masked};
+#[cfg(feature = "deflate")]
+use crate::mask::apply_mask;
+use crate::mask::copy_masked;
 
 /// Unmasked payloads at least this long are copied to an address equal to
 /// their source's modulo [`CO_ALIGN`] (see `queue_frame`).
@@ -36,9 +36,13 @@ const CO_ALIGN_MIN: usize = 512;
 /// Server-role sends of 16 KiB went from about 960 to about 450 ns.
 const CO_ALIGN: usize = 64;
 
+/// Room a fixed output buffer keeps for the frames a close needs (the Close
+/// and the Pong owed before it), so a connection can always end.
+const CLOSE_RESERVE: usize = 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+
 #[derive(Debug, Default)]
-pub(crate) struct Sender {
-    out: Vec<u8>,
+pub(crate) struct Sender<B> {
+    out: B,
     /// Bytes at the front of `out` already handed to the transport.
     written: usize,
     /// The payload of the Pong owed for the latest Ping, if not yet queued.
@@ -47,7 +51,16 @@ pub(crate) struct Sender {
     pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
 }
 
-impl Sender {
+impl<B: Buffer> Sender<B> {
+    /// A sender queuing into `out`.
+    pub(crate) fn new(out: B) -> Self {
+        Sender {
+            out,
+            written: 0,
+            pong: None,
+        }
+    }
+
     /// Bytes queued and not yet written.
     pub(crate) fn buffered(&self) -> usize {
         self.out.len() - self.written
@@ -55,7 +68,7 @@ impl Sender {
 
     /// The unwritten bytes.
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.out[self.written..]
+        self.out.as_slice().get(self.written..).unwrap_or(&[])
     }
 
     /// Retires `n` bytes the transport took (clamped to what is queued).
@@ -67,10 +80,24 @@ impl Sender {
         }
     }
 
-    /// Appends raw bytes (an HTTP head), unbounded: the handshake is bounded
-    /// by its builder.
-    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+    /// Appends raw bytes (an HTTP head), unbounded on the heap: the
+    /// handshake is bounded by its builder. A fixed buffer may not hold it
+    /// (see `HeadWriter`).
+    pub(crate) fn buffer_mut(&mut self) -> &mut B {
         &mut self.out
+    }
+
+    /// The most unwritten bytes a data frame may leave queued: `limit`, and
+    /// in a fixed buffer also what leaves room for the close frames.
+    fn data_limit(&self, limit: Option<usize>) -> Option<usize> {
+        match self.out.fixed_capacity() {
+            Some(cap) => Some(
+                limit
+                    .unwrap_or(usize::MAX)
+                    .min(cap.saturating_sub(CLOSE_RESERVE)),
+            ),
+            None => limit,
+        }
     }
 
     /// Appends one frame. With `limit`, fails with `OutputFull` instead of
@@ -92,6 +119,12 @@ impl Sender {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
+        // Control frames (no `limit`) may use a fixed buffer's close reserve.
+        let limit = if limit.is_some() {
+            self.data_limit(limit)
+        } else {
+            limit
+        };
         if let Some(limit) = limit {
             let after = self.buffered().saturating_add(head_len + payload.len());
             if after > limit {
@@ -99,35 +132,49 @@ impl Sender {
             }
         }
         self.compact();
-        let co_align = mask.is_none() && self.out.is_empty() && payload.len() >= CO_ALIGN_MIN;
+        // (Not in a fixed buffer, where the gap would cost room.)
+        let co_align = mask.is_none()
+            && self.out.is_empty()
+            && payload.len() >= CO_ALIGN_MIN
+            && self.out.fixed_capacity().is_none();
         let gap_room = if co_align { CO_ALIGN - 1 } else { 0 };
         // Grow by doubling, but never past what the limit lets the buffer
         // hold (plus the frames a close may add), so a stalled peer costs
         // the limit, not the next power of two above it.
-        if let Some(limit) = limit {
-            let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD) + gap_room;
-            reserve_within(&mut self.out, gap_room + head_len + payload.len(), cap);
-        } else if co_align {
-            self.out.reserve(gap_room + head_len + payload.len());
+        let needed = gap_room + head_len + payload.len();
+        let room = match limit {
+            Some(limit) => {
+                let cap = self.written + limit + CLOSE_RESERVE + gap_room;
+                self.out.reserve_within(needed, cap)
+            }
+            None => self.out.reserve_within(needed, usize::MAX),
+        };
+        if !room {
+            return Err(UsageError::OutputFull);
         }
         if co_align {
             // The buffer will not move now: start the frame after a gap that
             // puts the payload's copy at the same address modulo 64 as its
             // source. The gap is before `written`, so it is never sent.
-            let dst = self.out.as_ptr().addr() + head_len;
+            let dst = self.out.address() + head_len;
             let gap = payload.as_ptr().addr().wrapping_sub(dst) % CO_ALIGN;
-            self.out.resize(gap, 0);
+            self.out.resize_zeroed(gap);
             self.written = gap;
         }
-        self.out.extend_from_slice(&head[..head_len]);
+        // Room was reserved above: these appends cannot fail.
+        self.out.push_slice(&head[..head_len]);
         match mask {
             // One pass: copy and mask fused (the zero fill is write-only).
             Some(key) => {
                 let start = self.out.len();
-                self.out.resize(start + payload.len(), 0);
-                copy_masked(&mut self.out[start..], payload, key, 0);
+                self.out.resize_zeroed(start + payload.len());
+                if let Some(dst) = self.out.as_mut_slice().get_mut(start..) {
+                    copy_masked(dst, payload, key, 0);
+                }
             }
-            None => self.out.extend_from_slice(payload),
+            None => {
+                self.out.push_slice(payload);
+            }
         }
         Ok(())
     }
@@ -135,15 +182,16 @@ impl Sender {
     /// Whether `frame_len` more bytes (header included) fit under `limit`.
     #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn has_room(&self, frame_len: usize, limit: usize) -> bool {
-        self.buffered().saturating_add(frame_len) <= limit
+        self.buffered().saturating_add(frame_len) <= limit && self.out.fixed_capacity().is_none()
     }
 
     /// Appends one frame whose payload `fill` appends to the buffer (a
     /// compressor writing in place, so there is no scratch copy); the header
     /// is written in front of it afterwards, once the length is known.
     /// `fill` gets the most the buffer may grow to. The caller has checked
-    /// that the worst case fits under `limit`.
-    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    /// that the worst case fits under `limit` ([`has_room`](Self::has_room),
+    /// which a fixed buffer never has: compression needs a heap).
+    #[cfg(feature = "deflate")]
     pub(crate) fn queue_frame_filled(
         &mut self,
         opcode: Opcode,
@@ -151,16 +199,35 @@ impl Sender {
         rsv: u8,
         mask: Option<[u8; 4]>,
         limit: usize,
-        fill: impl FnOnce(&mut Vec<u8>, usize),
+        fill: impl FnOnce(&mut alloc::vec::Vec<u8>, usize),
     ) {
         self.compact();
-        let cap = self.written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
-        let frame_start = self.out.len();
-        reserve_within(&mut self.out, MAX_HEADER_LEN, cap);
-        self.out.extend_from_slice(&[0; MAX_HEADER_LEN]);
-        let data_start = self.out.len();
-        fill(&mut self.out, cap);
-        let len = self.out.len() - data_start;
+        let written = self.written;
+        let Some(out) = self.out.as_vec() else {
+            return;
+        };
+        Self::fill_frame(out, written, opcode, fin, rsv, mask, limit, fill);
+    }
+
+    #[cfg(feature = "deflate")]
+    #[allow(clippy::too_many_arguments)]
+    fn fill_frame(
+        out: &mut alloc::vec::Vec<u8>,
+        written: usize,
+        opcode: Opcode,
+        fin: bool,
+        rsv: u8,
+        mask: Option<[u8; 4]>,
+        limit: usize,
+        fill: impl FnOnce(&mut alloc::vec::Vec<u8>, usize),
+    ) {
+        let cap = written + limit + 2 * (MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD);
+        let frame_start = out.len();
+        Buffer::reserve_within(out, MAX_HEADER_LEN, cap);
+        out.extend_from_slice(&[0; MAX_HEADER_LEN]);
+        let data_start = out.len();
+        fill(out, cap);
+        let len = out.len() - data_start;
         let header = FrameHeader {
             fin,
             rsv,
@@ -173,12 +240,11 @@ impl Sender {
         // Close the gap the header did not need (one move of the compressed
         // bytes, far cheaper than compressing them).
         let payload_start = frame_start + head_len;
-        self.out
-            .copy_within(data_start..data_start + len, payload_start);
-        self.out.truncate(payload_start + len);
-        self.out[frame_start..payload_start].copy_from_slice(&head[..head_len]);
+        out.copy_within(data_start..data_start + len, payload_start);
+        out.truncate(payload_start + len);
+        out[frame_start..payload_start].copy_from_slice(&head[..head_len]);
         if let Some(key) = mask {
-            apply_mask(&mut self.out[payload_start..], key, 0);
+            apply_mask(&mut out[payload_start..], key, 0);
         }
     }
 
@@ -210,7 +276,7 @@ impl Sender {
     /// make the buffer creep; amortized O(1) per byte.
     fn compact(&mut self) {
         if self.written > 0 && self.written >= self.out.len() / 2 {
-            self.out.drain(..self.written);
+            self.out.remove_front(self.written);
             self.written = 0;
         }
     }
@@ -219,11 +285,12 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn rfc_examples_encode() {
         // RFC 6455 §5.7.
-        let mut s = Sender::default();
+        let mut s = Sender::<Vec<u8>>::default();
         s.queue_frame(Opcode::Text, true, b"Hello", None, None)
             .unwrap();
         assert_eq!(s.pending(), [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
@@ -244,7 +311,7 @@ mod tests {
 
     #[test]
     fn limit_leaves_buffer_untouched() {
-        let mut s = Sender::default();
+        let mut s = Sender::<Vec<u8>>::default();
         s.queue_frame(Opcode::Binary, true, &[0; 10], None, Some(12))
             .unwrap();
         assert_eq!(
@@ -259,7 +326,7 @@ mod tests {
         // Large unmasked payloads start after a gap in an empty buffer; the
         // gap is never handed out, whatever the source's address.
         let source: Vec<u8> = (0..700u32).map(|i| i as u8).collect();
-        let mut s = Sender::default();
+        let mut s = Sender::<Vec<u8>>::default();
         for start in 0..64 {
             let payload = &source[start..start + 600];
             s.queue_frame(Opcode::Binary, true, payload, None, Some(1 << 20))
@@ -277,7 +344,7 @@ mod tests {
 
     #[test]
     fn partial_writes_compact() {
-        let mut s = Sender::default();
+        let mut s = Sender::<Vec<u8>>::default();
         for _ in 0..100 {
             s.queue_frame(Opcode::Binary, true, &[7; 100], None, None)
                 .unwrap();

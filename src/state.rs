@@ -38,8 +38,7 @@
 //!   `Closed` stops all of them but the close deadline of a client still
 //!   waiting for the server to close the transport.
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
+use crate::buffer::HeadWriter;
 
 use crate::close::CloseCode;
 use crate::connection::{Connection, Role, State};
@@ -47,28 +46,29 @@ use crate::error::ProtocolError;
 use crate::event::Closed;
 use crate::frame::Opcode;
 use crate::handshake::{
-    write_error_response, AcceptKey, ClientRequest, HeadReader, ParsedRequest, ParsedResponse,
+    write_error_response, AcceptKey, HeadReader, ParsedRequest, ParsedResponse,
 };
+use crate::storage::Storage;
 use crate::timer::Timer;
 
 /// Where a connection is; see the module docs for the diagram.
 #[derive(Debug)]
-pub(crate) enum Phase {
+pub(crate) enum Phase<S: Storage> {
     /// Server: reading the request head.
-    ReadingRequest(Box<HeadReader>),
+    ReadingRequest(S::Slot<HeadReader<S::Buf>>),
     /// Server: a valid request awaits `accept` or `reject`.
-    AwaitingDecision(Box<(HeadReader, ParsedRequest)>),
+    AwaitingDecision(S::Slot<(HeadReader<S::Buf>, ParsedRequest)>),
     /// Client: the request is queued; reading the response head.
-    AwaitingResponse(Box<ClientHandshake>),
+    AwaitingResponse(S::Slot<ClientHandshake<S>>),
     /// Client: a non-101 answer; reading the start of its body.
-    ReadingRejection(Box<Rejection>),
+    ReadingRejection(S::Slot<Rejection<S::Buf>>),
     /// Client: the 101 was verified and handed out as `Accepted`; it is kept
     /// until the next call so the event can borrow it. Counts as open.
-    JustAccepted(Box<(HeadReader, ParsedResponse)>),
+    JustAccepted(S::Slot<(HeadReader<S::Buf>, ParsedResponse)>),
     /// Client: the rejection is read and `Closed` is queued; `lent` once the
     /// `Rejected` event was handed out. Counts as closed.
     Rejected {
-        rejection: Box<Rejection>,
+        rejection: S::Slot<Rejection<S::Buf>>,
         lent: bool,
     },
     /// The handshake is done; data flows until the closing handshake ends.
@@ -79,18 +79,18 @@ pub(crate) enum Phase {
 
 /// A client's handshake in flight.
 #[derive(Debug)]
-pub(crate) struct ClientHandshake {
-    pub(crate) head: HeadReader,
-    pub(crate) request: ClientRequest,
+pub(crate) struct ClientHandshake<S: Storage> {
+    pub(crate) head: HeadReader<S::Buf>,
+    pub(crate) request: S::Request,
     pub(crate) expected_accept: AcceptKey,
 }
 
 /// A non-101 answer being read.
 #[derive(Debug)]
-pub(crate) struct Rejection {
-    pub(crate) head: HeadReader,
+pub(crate) struct Rejection<B> {
+    /// The head, then the body bytes kept (`HeadReader::body`).
+    pub(crate) head: HeadReader<B>,
     pub(crate) parsed: ParsedResponse,
-    pub(crate) body: Vec<u8>,
     /// Body bytes still wanted before the `Rejected` event.
     pub(crate) wanted: usize,
 }
@@ -105,11 +105,19 @@ pub(crate) enum Shutdown {
     Done,
 }
 
-impl Connection {
+impl<S: Storage> Connection<S> {
     /// Ends the transient phases that existed only to lend an event.
     pub(crate) fn settle(&mut self) {
         match self.phase {
-            Phase::JustAccepted(_) => self.phase = Phase::Open,
+            Phase::JustAccepted(_) => {
+                if let Phase::JustAccepted(accepted) =
+                    core::mem::replace(&mut self.phase, Phase::Open)
+                {
+                    let (reader, parsed) = S::unslot(accepted);
+                    let (buffer, protocol) = reader.into_buffer_with(parsed.protocol_range());
+                    self.keep_subprotocol_bytes(buffer, protocol);
+                }
+            }
             Phase::Rejected { lent: true, .. } => self.phase = Phase::Closed,
             _ => {}
         }
@@ -117,7 +125,7 @@ impl Connection {
 
     /// A client's rejection was fully read: hand out `Rejected`, then
     /// `Closed`. No WebSocket connection was established (§7.1.4).
-    pub(crate) fn enter_rejected(&mut self, rejection: Box<Rejection>) {
+    pub(crate) fn enter_rejected(&mut self, rejection: S::Slot<Rejection<S::Buf>>) {
         self.phase = Phase::Rejected {
             rejection,
             lent: false,
@@ -137,7 +145,11 @@ impl Connection {
             // handshake and return an HTTP response with an appropriate error
             // code (such as 400 Bad Request)".
             Phase::ReadingRequest(_) | Phase::AwaitingDecision(_) => {
-                write_error_response(self.tx.buffer_mut(), error);
+                // A fixed output buffer too small for the answer gets none;
+                // the connection still closes.
+                let mut out = HeadWriter::new(self.tx.buffer_mut());
+                write_error_response(&mut out, error);
+                let _ = out.finish();
             }
             // §7.1.7: "If _The WebSocket Connection is Established_ prior to
             // the point where the endpoint is required to _Fail the WebSocket

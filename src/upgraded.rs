@@ -40,6 +40,7 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::config::Config;
 use crate::connection::{Connection, Role};
@@ -101,7 +102,7 @@ impl Negotiated {
     }
 }
 
-impl Connection {
+impl Connection<crate::storage::Heap> {
     /// A connection whose opening handshake was done by another library
     /// (hyper or axum's HTTP/1.1 upgrade, RFC 8441 extended CONNECT over
     /// HTTP/2, RFC 9220 over HTTP/3): it starts Open at `now`, with what
@@ -143,9 +144,9 @@ impl Connection {
         if negotiated.deflate.is_some() && config.deflate.is_none() {
             return Err(UsageError::DeflateNotConfigured);
         }
-        let mut connection = Connection::new(role, config, Phase::Open, entropy);
+        let mut connection = Connection::new(role, config, Phase::Open, entropy, Vec::new());
         connection.now = now;
-        connection.subprotocol = negotiated.subprotocol;
+        connection.keep_subprotocol(Vec::new(), negotiated.subprotocol.as_deref());
         #[cfg(feature = "deflate")]
         if let Some(params) = negotiated.deflate {
             connection.enable_deflate(params);

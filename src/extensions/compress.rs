@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 use super::deflate::{DeflateConfig, DeflateParams};
-use crate::handshake::reserve_within;
+use crate::buffer::Buffer;
 
 /// The empty stored block a sync flush ends with (RFC 7692 §7.2.1).
 pub(crate) const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -82,7 +82,7 @@ impl Deflater {
         let start = out.len();
         let start_in = self.stream.total_in();
         // Start with room for a good ratio; grow (doubling) only if needed.
-        reserve_within(out, (payload.len() / 2).clamp(64, 64 * 1024), cap);
+        Buffer::reserve_within(out, (payload.len() / 2).clamp(64, 64 * 1024), cap);
         loop {
             let consumed = (self.stream.total_in() - start_in) as usize;
             let before_out = out.len();
@@ -98,7 +98,7 @@ impl Deflater {
             if (all_in && room_left) || stuck {
                 break;
             }
-            reserve_within(out, out.capacity().max(64), cap.max(out.capacity() + 64));
+            Buffer::reserve_within(out, out.capacity().max(64), cap.max(out.capacity() + 64));
         }
         if fin {
             if out[start..].ends_with(&TAIL) {

@@ -1,16 +1,22 @@
 //! The client's side of the opening handshake (RFC 6455 §4.1): writing the
 //! upgrade request, and checking the server's answer against it.
 
+#[cfg(feature = "alloc")]
 use alloc::string::String;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::fmt;
+
+use crate::buffer::{write_head, Buffer, Sink};
 
 use super::accept::AcceptKey;
 use super::tokens::{
     extension_name, header_lines, is_field_value, is_token, is_valid_header, list_has_token,
-    parse_decimal, push_decimal, push_header, with_header_slots, ListItems, Span,
+    parse_decimal, push_decimal, push_header, with_header_slots, DebugIter, ListItems, Span,
 };
-use super::uri::{self, default_port, Uri};
+#[cfg(feature = "alloc")]
+use super::uri::Uri;
+use super::uri::{self, default_port, UriParts};
 use crate::error::{ProtocolError, UsageError};
 
 /// What a client asks for: where to connect (from a `ws://` or `wss://`
@@ -21,6 +27,7 @@ use crate::error::{ProtocolError, UsageError};
 /// connection needs it (the response is checked against the offers). The
 /// builder methods cannot fail; everything is validated when the request is
 /// written, so a bad value is refused instead of sent.
+#[cfg(feature = "alloc")]
 #[derive(Debug, Clone)]
 pub struct ClientRequest {
     uri: Uri,
@@ -43,6 +50,7 @@ const REQUEST_RESERVED: [&str; 7] = [
     "sec-websocket-extensions",
 ];
 
+#[cfg(feature = "alloc")]
 impl ClientRequest {
     /// Parses a `ws://` or `wss://` URI (RFC 6455 §3): the scheme
     /// case-insensitively; a host (registered name, IPv4, or a bracketed
@@ -129,28 +137,60 @@ impl ClientRequest {
         self.protocols.iter().map(String::as_str)
     }
 
-    /// The names of the extensions offered (the token of each entry).
-    fn offered_extension_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.extensions
-            .iter()
-            .flat_map(|e| ListItems::new(e))
-            .map(extension_name)
+    /// The request as the writer sees it.
+    fn parts(&self) -> HeadParts<'_, String, String> {
+        HeadParts {
+            uri: UriParts {
+                secure: self.uri.secure,
+                host: &self.uri.host,
+                ipv6: self.uri.ipv6,
+                port: self.uri.port,
+                path: &self.uri.resource,
+                query: "",
+            },
+            absolute_form: self.absolute_form,
+            origin: self.origin.as_deref(),
+            protocols: &self.protocols,
+            extensions: &self.extensions,
+            headers: &self.headers,
+        }
     }
 
+    /// Appends the opening handshake request (RFC 6455 §4.1); see
+    /// [`HeadParts::write`].
+    #[cfg(test)]
+    pub(crate) fn write(&self, key: &[u8; 24], out: &mut impl Sink) -> Result<(), UsageError> {
+        self.parts().write(key, out)
+    }
+}
+
+/// What a request head is written from, borrowed from a [`ClientRequest`]
+/// or a [`BorrowedRequest`], so both are validated and written by one piece
+/// of code.
+struct HeadParts<'r, P, H> {
+    uri: UriParts<'r>,
+    absolute_form: bool,
+    origin: Option<&'r str>,
+    protocols: &'r [P],
+    extensions: &'r [P],
+    headers: &'r [(H, H)],
+}
+
+impl<P: AsRef<str>, H: AsRef<str>> HeadParts<'_, P, H> {
     /// Appends `host[:port]` as the Host header and absolute-form carry it:
     /// IPv6 in brackets, port only when not the default (RFC 6455 §4.1 item
     /// 4: "/host/ plus optionally ":" followed by /port/ (when not using the
     /// default port)").
-    fn push_authority(&self, out: &mut Vec<u8>) {
+    fn push_authority(&self, out: &mut impl Sink) {
         if self.uri.ipv6 {
-            out.push(b'[');
-            out.extend_from_slice(self.uri.host.as_bytes());
-            out.push(b']');
+            out.put(b"[");
+            out.put(self.uri.host.as_bytes());
+            out.put(b"]");
         } else {
-            out.extend_from_slice(self.uri.host.as_bytes());
+            out.put(self.uri.host.as_bytes());
         }
         if self.uri.port != default_port(self.uri.secure) {
-            out.push(b':');
+            out.put(b":");
             push_decimal(out, u64::from(self.uri.port));
         }
     }
@@ -165,22 +205,27 @@ impl ClientRequest {
         {
             return Err(UsageError::InvalidHeader);
         }
-        if let Some(o) = &self.origin {
+        if let Some(o) = self.origin {
             if !is_field_value(o.as_bytes()) {
                 return Err(UsageError::InvalidHeader);
             }
         }
-        for (i, p) in self.protocols.iter().enumerate() {
+        for (i, p) in self.protocols.iter().map(AsRef::as_ref).enumerate() {
             // RFC 6455 §4.1 item 10: "The elements that comprise this value
             // MUST be non-empty strings with characters in the range U+0021 to
             // U+007E not including separator characters as defined in
             // [RFC2616] and MUST all be unique strings."
-            let repeated = self.protocols.get(..i).unwrap_or(&[]).contains(p);
+            let repeated = self
+                .protocols
+                .get(..i)
+                .unwrap_or(&[])
+                .iter()
+                .any(|q| q.as_ref() == p);
             if !is_token(p.as_bytes()) || repeated {
                 return Err(UsageError::InvalidToken);
             }
         }
-        for e in &self.extensions {
+        for e in self.extensions.iter().map(AsRef::as_ref) {
             // RFC 6455 §9.1: extension = extension-token *( ";" extension-param ).
             let mut entries = ListItems::new(e);
             let all_named = entries
@@ -190,7 +235,8 @@ impl ClientRequest {
                 return Err(UsageError::InvalidToken);
             }
         }
-        for (name, value) in &self.headers {
+        for (name, value) in self.headers {
+            let (name, value) = (name.as_ref(), value.as_ref());
             let reserved = REQUEST_RESERVED
                 .iter()
                 .any(|r| r.eq_ignore_ascii_case(name))
@@ -209,7 +255,7 @@ impl ClientRequest {
     /// header the handshake sets itself; [`UsageError::InvalidToken`] for a
     /// subprotocol that is not a token (or is offered twice) or an extension
     /// offer that is not a valid entry.
-    pub(crate) fn write(&self, key: &[u8; 24], out: &mut Vec<u8>) -> Result<(), UsageError> {
+    fn write(&self, key: &[u8; 24], out: &mut impl Sink) -> Result<(), UsageError> {
         self.validate(key)?;
 
         // RFC 6455 §4.1 item 2: "The method of the request MUST be GET, and
@@ -217,21 +263,30 @@ impl ClientRequest {
         // "MUST match the /resource name/ ... or be an absolute http/https
         // URI that, when parsed, has a /resource name/, /host/, and /port/
         // that match the corresponding ws/wss URI."
-        out.extend_from_slice(b"GET ");
+        out.put(b"GET ");
         if self.absolute_form {
-            out.extend_from_slice(if self.uri.secure {
+            out.put(if self.uri.secure {
                 b"https://"
             } else {
                 b"http://"
             });
             self.push_authority(out);
         }
-        out.extend_from_slice(self.uri.resource.as_bytes());
-        out.extend_from_slice(b" HTTP/1.1\r\n");
+        // RFC 6455 §3: resource-name is ""/" if the path component is
+        // empty", the path, then "?" and the query if it is non-empty.
+        if self.uri.path.is_empty() {
+            out.put(b"/");
+        }
+        out.put(self.uri.path.as_bytes());
+        if !self.uri.query.is_empty() {
+            out.put(b"?");
+            out.put(self.uri.query.as_bytes());
+        }
+        out.put(b" HTTP/1.1\r\n");
         // Item 4: "The request MUST contain a |Host| header field".
-        out.extend_from_slice(b"Host: ");
+        out.put(b"Host: ");
         self.push_authority(out);
-        out.extend_from_slice(b"\r\n");
+        out.put(b"\r\n");
         // Item 5: "an |Upgrade| header field whose value MUST include the
         // "websocket" keyword."
         push_header(out, "Upgrade", b"websocket");
@@ -244,36 +299,198 @@ impl ClientRequest {
         // MUST be 13."
         push_header(out, "Sec-WebSocket-Version", b"13");
         // Item 8: |Origin|.
-        if let Some(o) = &self.origin {
+        if let Some(o) = self.origin {
             push_header(out, "Origin", o.as_bytes());
         }
         // Item 10: "one or more comma-separated subprotocol".
-        push_list(out, "Sec-WebSocket-Protocol", &self.protocols);
+        push_list(out, "Sec-WebSocket-Protocol", self.protocols);
         // Item 11: |Sec-WebSocket-Extensions|.
-        push_list(out, "Sec-WebSocket-Extensions", &self.extensions);
+        push_list(out, "Sec-WebSocket-Extensions", self.extensions);
         // Item 12: "The request MAY include any other header fields".
-        for (name, value) in &self.headers {
-            push_header(out, name, value.as_bytes());
+        for (name, value) in self.headers {
+            push_header(out, name.as_ref(), value.as_ref().as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
+        out.put(b"\r\n");
         Ok(())
     }
 }
 
+/// A client's opening request as a connection keeps it, to write it and
+/// then check the answer against its offers: a [`ClientRequest`] (owned,
+/// with a heap) or a [`BorrowedRequest`] (borrowed, without one).
+pub trait ClientHead: fmt::Debug + sealed::Sealed {
+    /// Appends the request head (RFC 6455 §4.1) with `key`, all or nothing:
+    /// a value that may not be sent is refused ([`UsageError::InvalidHeader`]
+    /// or [`UsageError::InvalidToken`]), a head that does not fit a fixed
+    /// buffer is [`UsageError::OutputFull`].
+    #[doc(hidden)]
+    fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError>;
+    /// Whether `protocol` is one of the subprotocols offered.
+    #[doc(hidden)]
+    fn offers_protocol(&self, protocol: &[u8]) -> bool;
+    /// Whether an extension named `name` was offered.
+    #[doc(hidden)]
+    fn offers_extension(&self, name: &str) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    #[cfg(feature = "alloc")]
+    impl Sealed for super::ClientRequest {}
+    impl Sealed for super::BorrowedRequest<'_> {}
+}
+
+fn write_all_or_nothing<P: AsRef<str>, H: AsRef<str>, B: Buffer>(
+    parts: &HeadParts<'_, P, H>,
+    key: &[u8; 24],
+    out: &mut B,
+) -> Result<(), UsageError> {
+    write_head(out, |writer| parts.write(key, writer))
+}
+
+fn offers_extension<P: AsRef<str>>(extensions: &[P], name: &str) -> bool {
+    extensions
+        .iter()
+        .flat_map(|e| ListItems::new(e.as_ref()))
+        .map(extension_name)
+        .any(|offered| offered.eq_ignore_ascii_case(name))
+}
+
+#[cfg(feature = "alloc")]
+impl ClientHead for ClientRequest {
+    fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError> {
+        write_all_or_nothing(&self.parts(), key, out)
+    }
+    fn offers_protocol(&self, protocol: &[u8]) -> bool {
+        self.protocols.iter().any(|p| p.as_bytes() == protocol)
+    }
+    fn offers_extension(&self, name: &str) -> bool {
+        offers_extension(&self.extensions, name)
+    }
+}
+
+/// A client request made of borrowed parts, for a connection without a
+/// heap ([`Fixed`](crate::storage::Fixed) storage): the same checks and the
+/// same bytes on the wire as [`ClientRequest`], with lists given as slices
+/// instead of built up.
+///
+/// ```
+/// use hybi::handshake::BorrowedRequest;
+///
+/// let request = BorrowedRequest::new("ws://sensor.local:8080/feed")?
+///     .protocols(&["v2.feed"])
+///     .headers(&[("Authorization", "Bearer t0k3n")]);
+/// assert_eq!(request.port(), 8080);
+/// # Ok::<(), hybi::UsageError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct BorrowedRequest<'a> {
+    uri: UriParts<'a>,
+    origin: Option<&'a str>,
+    protocols: &'a [&'a str],
+    extensions: &'a [&'a str],
+    headers: &'a [(&'a str, &'a str)],
+    absolute_form: bool,
+}
+
+impl<'a> BorrowedRequest<'a> {
+    /// Parses a `ws://` or `wss://` URI exactly as [`ClientRequest::new`]
+    /// does, keeping borrows of its parts.
+    pub fn new(uri: &'a str) -> Result<Self, UsageError> {
+        Ok(BorrowedRequest {
+            uri: uri::parse_parts(uri)?,
+            origin: None,
+            protocols: &[],
+            extensions: &[],
+            headers: &[],
+            absolute_form: false,
+        })
+    }
+
+    /// Sends `Origin: origin` (see [`ClientRequest::origin`]).
+    pub fn origin(mut self, origin: &'a str) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The subprotocols to offer, in order of preference; each a token.
+    pub fn protocols(mut self, protocols: &'a [&'a str]) -> Self {
+        self.protocols = protocols;
+        self
+    }
+
+    /// Raw `Sec-WebSocket-Extensions` entries to offer.
+    pub fn extensions(mut self, offers: &'a [&'a str]) -> Self {
+        self.extensions = offers;
+        self
+    }
+
+    /// Extra header lines after the handshake's own.
+    pub fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sends the target in absolute-form (see
+    /// [`ClientRequest::absolute_form`]).
+    pub fn absolute_form(mut self, yes: bool) -> Self {
+        self.absolute_form = yes;
+        self
+    }
+
+    /// The host to connect to, without brackets for an IPv6 literal.
+    pub fn host(&self) -> &'a str {
+        self.uri.host
+    }
+
+    /// The port to connect to (explicit, or the scheme's default).
+    pub fn port(&self) -> u16 {
+        self.uri.port
+    }
+
+    /// Whether the URI was `wss://` (TLS must run under the handshake).
+    pub fn is_secure(&self) -> bool {
+        self.uri.secure
+    }
+
+    fn parts(&self) -> HeadParts<'a, &'a str, &'a str> {
+        HeadParts {
+            uri: self.uri,
+            absolute_form: self.absolute_form,
+            origin: self.origin,
+            protocols: self.protocols,
+            extensions: self.extensions,
+            headers: self.headers,
+        }
+    }
+}
+
+impl ClientHead for BorrowedRequest<'_> {
+    fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError> {
+        write_all_or_nothing(&self.parts(), key, out)
+    }
+    fn offers_protocol(&self, protocol: &[u8]) -> bool {
+        self.protocols.iter().any(|p| p.as_bytes() == protocol)
+    }
+    fn offers_extension(&self, name: &str) -> bool {
+        offers_extension(self.extensions, name)
+    }
+}
+
 /// Appends `name: a, b, c\r\n`, or nothing for an empty list.
-fn push_list(out: &mut Vec<u8>, name: &str, items: &[String]) {
+fn push_list(out: &mut impl Sink, name: &str, items: &[impl AsRef<str>]) {
     if items.is_empty() {
         return;
     }
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
+    out.put(name.as_bytes());
+    out.put(b": ");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
-            out.extend_from_slice(b", ");
+            out.put(b", ");
         }
-        out.extend_from_slice(item.as_bytes());
+        out.put(item.as_ref().as_bytes());
     }
-    out.extend_from_slice(b"\r\n");
+    out.put(b"\r\n");
 }
 
 /// Offsets into a response head, built once by [`parse_response`].
@@ -288,6 +505,11 @@ pub(crate) struct ParsedResponse {
 
 impl ParsedResponse {
     /// The status code (100..=599).
+    /// Where the agreed subprotocol is in the head, if one was agreed.
+    pub(crate) fn protocol_range(&self) -> Option<core::ops::Range<usize>> {
+        self.protocol.map(Span::range).filter(|r| !r.is_empty())
+    }
+
     pub(crate) fn status(&self) -> u16 {
         self.status
     }
@@ -317,7 +539,7 @@ pub(crate) fn parse_response(
     head: &[u8],
     max_headers: usize,
     expected: &AcceptKey,
-    request: &ClientRequest,
+    request: &impl ClientHead,
 ) -> Result<ParsedResponse, ProtocolError> {
     use ProtocolError::*;
 
@@ -408,7 +630,7 @@ pub(crate) fn parse_response(
         }
         if let Some(p) = protocol {
             let chosen = p.bytes(head);
-            if !is_token(chosen) || !request.protocols().any(|o| o.as_bytes() == chosen) {
+            if !is_token(chosen) || !request.offers_protocol(chosen) {
                 return Err(UnofferedSubprotocol);
             }
         }
@@ -421,10 +643,7 @@ pub(crate) fn parse_response(
                 core::str::from_utf8(h.value.bytes(head)).map_err(|_| InvalidHeaderValue)?;
             for entry in ListItems::new(value) {
                 let name = extension_name(entry);
-                if !request
-                    .offered_extension_names()
-                    .any(|offered| offered.eq_ignore_ascii_case(name))
-                {
+                if !request.offers_extension(name) {
                     return Err(UnofferedExtension);
                 }
             }
@@ -520,7 +739,7 @@ impl fmt::Debug for Response<'_> {
             .field("status", &self.status())
             .field("reason", &self.reason())
             .field("protocol", &self.protocol())
-            .field("extensions", &self.extensions().collect::<Vec<_>>())
+            .field("extensions", &DebugIter(|| self.extensions()))
             .field("location", &self.location())
             .finish_non_exhaustive()
     }

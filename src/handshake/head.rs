@@ -11,8 +11,7 @@
 //! Re-parsing the whole buffer on every read is quadratic when a peer sends a
 //! large head one byte at a time, the denial of service of RUSTSEC-2023-0065.
 
-use alloc::vec::Vec;
-
+use crate::buffer::Buffer;
 use crate::error::ProtocolError;
 
 /// Where the scan stands, carried from one `feed` to the next.
@@ -38,19 +37,25 @@ enum Scan {
 /// Used by both roles: a server reads the client's request with it, a client
 /// the server's response.
 #[derive(Debug, Clone)]
-pub(crate) struct HeadReader {
-    buf: Vec<u8>,
+pub(crate) struct HeadReader<B> {
+    /// The head, then (for a client reading a rejection) the start of the
+    /// body: a `Vec` with a heap, the connection's scratch slice without.
+    buf: B,
+    /// Where the head ends in `buf`, once complete.
+    head_len: usize,
     scan: Scan,
     complete: bool,
     failed: bool,
     scanned: usize,
 }
 
-impl HeadReader {
-    /// An empty reader, expecting the first byte of a head.
-    pub(crate) fn new() -> Self {
+impl<B: Buffer> HeadReader<B> {
+    /// An empty reader over `buf`, expecting the first byte of a head.
+    pub(crate) fn new(mut buf: B) -> Self {
+        buf.clear();
         HeadReader {
-            buf: Vec::new(),
+            buf,
+            head_len: 0,
             scan: Scan::Start,
             complete: false,
             failed: false,
@@ -78,6 +83,9 @@ impl HeadReader {
         if self.complete {
             return Ok((0, true));
         }
+        // A fixed buffer is a limit of its own: a head that does not fit is
+        // too large in the same way (431), never a reallocation.
+        let max_size = max_size.min(self.buf.fixed_capacity().unwrap_or(usize::MAX));
         // Never look at (let alone store) a byte that would take the head
         // past `max_size`: RFC 6455 §10.4 asks for implementation limits, and
         // a head that does not end within them is answered with 431.
@@ -101,11 +109,11 @@ impl HeadReader {
             Some(n) => n,
             None => window.len(),
         };
-        reserve_within(&mut self.buf, stored, max_size);
+        self.buf.reserve_within(stored, max_size);
         match end {
             Some(n) => {
-                self.buf
-                    .extend_from_slice(window.get(..n).unwrap_or(window));
+                self.buf.push_slice(window.get(..n).unwrap_or(window));
+                self.head_len = self.buf.len();
                 self.complete = true;
                 Ok((n, true))
             }
@@ -114,7 +122,7 @@ impl HeadReader {
                 Err(ProtocolError::HandshakeTooLarge)
             }
             None => {
-                self.buf.extend_from_slice(window);
+                self.buf.push_slice(window);
                 Ok((window.len(), false))
             }
         }
@@ -123,7 +131,57 @@ impl HeadReader {
     /// The bytes stored so far: the whole head, empty line included, once
     /// [`feed`](Self::feed) has reported it complete.
     pub(crate) fn head(&self) -> &[u8] {
-        &self.buf
+        let all = self.buf.as_slice();
+        if self.complete {
+            all.get(..self.head_len).unwrap_or(all)
+        } else {
+            all
+        }
+    }
+
+    /// Appends body bytes after a complete head, as many as fit; returns
+    /// how many.
+    pub(crate) fn push_body(&mut self, bytes: &[u8]) -> usize {
+        let room = self
+            .buf
+            .fixed_capacity()
+            .map_or(bytes.len(), |cap| cap.saturating_sub(self.buf.len()));
+        let take = bytes.get(..room).unwrap_or(bytes);
+        self.buf.push_slice(take);
+        take.len()
+    }
+
+    /// The body bytes appended after the head.
+    pub(crate) fn body(&self) -> &[u8] {
+        self.buf.as_slice().get(self.head_len..).unwrap_or(&[])
+    }
+
+    /// Gives the buffer back holding only the bytes at `range` of it (the
+    /// agreed subprotocol, inside the head), moved to the front; with their
+    /// length, or `None` when there is no such range.
+    pub(crate) fn into_buffer_with(
+        self,
+        range: Option<core::ops::Range<usize>>,
+    ) -> (B, Option<usize>) {
+        let mut buf = self.buf;
+        match range {
+            Some(r) if !r.is_empty() && r.end <= buf.len() => {
+                let len = r.len();
+                buf.as_mut_slice().copy_within(r, 0);
+                buf.truncate(len);
+                (buf, Some(len))
+            }
+            _ => {
+                buf.clear();
+                (buf, None)
+            }
+        }
+    }
+
+    /// Gives the buffer back (emptied), for the next use.
+    pub(crate) fn into_buffer(mut self) -> B {
+        self.buf.clear();
+        self.buf
     }
 
     /// How many bytes have been examined in total: the measure of work that
@@ -131,20 +189,5 @@ impl HeadReader {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn bytes_scanned(&self) -> usize {
         self.scanned
-    }
-}
-
-/// Makes room for `additional` more bytes, growing by doubling as `Vec`
-/// does but never past `cap`: the memory a head may take is the cap, not
-/// the next power of two above it.
-pub(crate) fn reserve_within(buf: &mut Vec<u8>, additional: usize, cap: usize) {
-    let needed = buf.len().saturating_add(additional);
-    if needed > buf.capacity() {
-        let target = buf
-            .capacity()
-            .saturating_mul(2)
-            .max(needed)
-            .min(cap.max(needed));
-        buf.reserve_exact(target - buf.len());
     }
 }

@@ -33,26 +33,20 @@
 //! without a self-referential struct.
 
 mod accept;
-#[cfg(feature = "alloc")]
 mod tokens;
 
 // Everything below needs an allocator: heads are buffered in a Vec and the
 // parsed offsets are kept next to them.
-#[cfg(feature = "alloc")]
 mod client;
 #[cfg(feature = "alloc")]
 pub mod h2;
-#[cfg(feature = "alloc")]
 mod head;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "alloc")]
 mod proxy;
-#[cfg(feature = "alloc")]
 mod reject;
-#[cfg(feature = "alloc")]
 mod server;
-#[cfg(feature = "alloc")]
 mod uri;
 
 #[cfg(all(test, feature = "alloc"))]
@@ -63,20 +57,18 @@ pub(crate) use accept::encode_key;
 pub use accept::{accept_key, AcceptKey};
 
 #[cfg(feature = "alloc")]
+pub use client::ClientRequest;
+pub use client::Response;
 pub(crate) use client::{parse_response, ParsedResponse};
-#[cfg(feature = "alloc")]
-pub use client::{ClientRequest, Response};
-#[cfg(feature = "alloc")]
-pub(crate) use head::{reserve_within, HeadReader};
+pub use client::{BorrowedRequest, ClientHead};
+pub(crate) use head::HeadReader;
 #[cfg(feature = "alloc")]
 pub use proxy::{ProxyConnect, ProxyError, ProxyInput};
-#[cfg(feature = "alloc")]
 pub(crate) use reject::{write_error_response, write_reject};
 #[cfg(test)]
 pub(crate) use server::parse_request;
-#[cfg(feature = "alloc")]
 pub(crate) use server::{parse_any_request, write_accept, ParsedRequest};
-#[cfg(feature = "alloc")]
 pub use server::{Accept, Request};
+pub(crate) use tokens::STACK_HEADER_SLOTS;
 #[cfg(feature = "deflate")]
 pub(crate) use tokens::{is_tchar as is_http_tchar, is_token as is_http_token};

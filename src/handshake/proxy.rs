@@ -82,7 +82,7 @@ pub struct ProxyConnect {
     headers: Vec<(String, String)>,
     max_head_size: usize,
     max_headers: usize,
-    reader: HeadReader,
+    reader: HeadReader<Vec<u8>>,
     /// Bytes of interim (1xx) heads already read: they count toward
     /// `max_head_size`.
     interim: usize,
@@ -212,7 +212,7 @@ impl ProxyConnect {
             headers: Vec::new(),
             max_head_size: 16 * 1024,
             max_headers: 64,
-            reader: HeadReader::new(),
+            reader: HeadReader::new(Vec::new()),
             interim: 0,
             state: TunnelState::Reading,
         }
@@ -335,7 +335,7 @@ impl ProxyConnect {
                 Ok(100 | 102..=199) => {
                     // Interim: skip it and read the final answer after it.
                     self.interim += self.reader.head().len();
-                    self.reader = HeadReader::new();
+                    self.reader = HeadReader::new(Vec::new());
                 }
                 Ok(200..=299) => self.state = TunnelState::Established,
                 Ok(407) => return Err(self.fail(ProxyError::AuthenticationRequired)),

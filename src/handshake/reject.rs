@@ -2,7 +2,7 @@
 //! (RFC 6455 §4.2.2 steps 2-4: 401, 3xx, 403, 404, ...) and the automatic
 //! answer to a request that broke a rule of §4.2.1.
 
-use alloc::vec::Vec;
+use crate::buffer::Sink;
 
 use super::tokens::{is_valid_header, push_decimal, push_header};
 use crate::error::{ProtocolError, UsageError};
@@ -18,7 +18,7 @@ use crate::error::{ProtocolError, UsageError};
 /// HTTP forbids; a bad header line with [`UsageError::InvalidHeader`]. On
 /// error `out` is untouched.
 pub(crate) fn write_reject(
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -39,13 +39,13 @@ pub(crate) fn write_reject(
 }
 
 /// Writes a response whose status and headers are known to be valid.
-fn emit_response(out: &mut Vec<u8>, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+fn emit_response(out: &mut impl Sink, status: u16, headers: &[(&str, &str)], body: &[u8]) {
     let has = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    out.extend_from_slice(b"HTTP/1.1 ");
+    out.put(b"HTTP/1.1 ");
     push_decimal(out, u64::from(status));
-    out.push(b' ');
-    out.extend_from_slice(reason_phrase(status).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.put(b" ");
+    out.put(reason_phrase(status).as_bytes());
+    out.put(b"\r\n");
     for &(name, value) in headers {
         push_header(out, name, value.as_bytes());
     }
@@ -53,16 +53,16 @@ fn emit_response(out: &mut Vec<u8>, status: u16, headers: &[(&str, &str)], body:
     // any response with a status code of 1xx (Informational) or 204 (No
     // Content)"; and not alongside Transfer-Encoding (RFC 9112 §6.2).
     if !has("content-length") && !has("transfer-encoding") && !matches!(status, 204 | 304) {
-        out.extend_from_slice(b"Content-Length: ");
+        out.put(b"Content-Length: ");
         push_decimal(out, body.len() as u64);
-        out.extend_from_slice(b"\r\n");
+        out.put(b"\r\n");
     }
     // The handshake failed, so the connection has no further use.
     if !has("connection") {
         push_header(out, "Connection", b"close");
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    out.put(b"\r\n");
+    out.put(body);
 }
 
 /// Appends the automatic answer to a request that failed validation: the
@@ -75,7 +75,7 @@ fn emit_response(out: &mut Vec<u8>, status: u16, headers: &[(&str, &str)], body:
 /// a |Sec-WebSocket-Version| header field ... containing all versions it is
 /// willing to use"); for 405, `Allow: GET` (RFC 9110 §15.5.6: "The origin
 /// server MUST generate an Allow header field in a 405 response").
-pub(crate) fn write_error_response(out: &mut Vec<u8>, err: ProtocolError) {
+pub(crate) fn write_error_response(out: &mut impl Sink, err: ProtocolError) {
     let status = err.http_status().unwrap_or(400);
     let mut headers: [(&str, &str); 4] = [("Content-Type", "text/plain; charset=utf-8"); 4];
     let mut n = 1;

@@ -1,6 +1,8 @@
 //! The server's side of the opening handshake (RFC 6455 §4.2): validating
 //! the client's request, and writing the 101 answer or a rejection.
 
+use crate::buffer::Sink;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -11,7 +13,7 @@ use base64::Engine;
 use super::accept::accept_key;
 use super::tokens::{
     extension_name, header_lines, is_token, is_valid_header, list_has_token, push_header,
-    with_header_slots, ListItems, Span,
+    with_header_slots, DebugIter, ListItems, Span,
 };
 use crate::error::{ProtocolError, UsageError};
 
@@ -389,8 +391,8 @@ impl fmt::Debug for Request<'_> {
             .field("host", &self.host())
             .field("origin", &self.origin())
             .field("key", &self.key())
-            .field("protocols", &self.protocols().collect::<Vec<_>>())
-            .field("extensions", &self.extension_names().collect::<Vec<_>>())
+            .field("protocols", &DebugIter(|| self.protocols()))
+            .field("extensions", &DebugIter(|| self.extension_names()))
             .finish_non_exhaustive()
     }
 }
@@ -405,10 +407,22 @@ impl fmt::Debug for Request<'_> {
 #[derive(Debug, Clone, Default)]
 pub struct Accept<'a> {
     protocol: Option<&'a str>,
+    #[cfg(feature = "alloc")]
     headers: Vec<(&'a str, &'a str)>,
+    /// Without a heap: a fixed number of slots, and whether more were added.
+    #[cfg(not(feature = "alloc"))]
+    headers: (
+        [(&'a str, &'a str); Accept::MAX_HEADERS_WITHOUT_ALLOC],
+        usize,
+        bool,
+    ),
 }
 
 impl<'a> Accept<'a> {
+    /// How many extra headers an `Accept` holds in a build without `alloc`;
+    /// `accept` fails with [`UsageError::TooManyHeaders`] past it.
+    pub const MAX_HEADERS_WITHOUT_ALLOC: usize = 8;
+
     /// Accept with no subprotocol and no extra header.
     pub fn new() -> Self {
         Self::default()
@@ -426,7 +440,19 @@ impl<'a> Accept<'a> {
     /// The name must be an HTTP token and neither part may hold CR, LF or
     /// other control characters, or the answer is refused.
     pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+        #[cfg(feature = "alloc")]
         self.headers.push((name, value));
+        #[cfg(not(feature = "alloc"))]
+        {
+            let (slots, used, overflow) = &mut self.headers;
+            match slots.get_mut(*used) {
+                Some(slot) => {
+                    *slot = (name, value);
+                    *used += 1;
+                }
+                None => *overflow = true,
+            }
+        }
         self
     }
 
@@ -437,7 +463,18 @@ impl<'a> Accept<'a> {
 
     /// The extra headers added so far, in order.
     pub(super) fn extra_headers(&self) -> &[(&'a str, &'a str)] {
-        &self.headers
+        #[cfg(feature = "alloc")]
+        return &self.headers;
+        #[cfg(not(feature = "alloc"))]
+        return self.headers.0.get(..self.headers.1).unwrap_or(&[]);
+    }
+
+    /// Whether headers were added past what it can hold.
+    fn overflowed(&self) -> bool {
+        #[cfg(feature = "alloc")]
+        return false;
+        #[cfg(not(feature = "alloc"))]
+        return self.headers.2;
     }
 }
 
@@ -456,10 +493,13 @@ const ACCEPT_RESERVED: [&str; 4] = [
 /// ([`UsageError::SubprotocolNotOffered`]) and an extra header that is not a
 /// valid, non-duplicating header line ([`UsageError::InvalidHeader`]).
 pub(crate) fn write_accept(
-    out: &mut Vec<u8>,
+    out: &mut impl Sink,
     request: &Request<'_>,
     accept: &Accept<'_>,
 ) -> Result<(), UsageError> {
+    if accept.overflowed() {
+        return Err(UsageError::TooManyHeaders);
+    }
     if let Some(p) = accept.protocol {
         // RFC 6455 §4.2.2: "The value chosen MUST be derived from the client's
         // handshake, specifically by selecting one of the values from the
@@ -473,7 +513,7 @@ pub(crate) fn write_accept(
             return Err(UsageError::InvalidToken);
         }
     }
-    for &(name, value) in &accept.headers {
+    for &(name, value) in accept.extra_headers() {
         if !is_valid_header(name, value)
             || ACCEPT_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
         {
@@ -482,7 +522,7 @@ pub(crate) fn write_accept(
     }
 
     // RFC 6455 §4.2.2 step 5.1: "A Status-Line with a 101 response code".
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    out.put(b"HTTP/1.1 101 Switching Protocols\r\n");
     // Step 5.2: "An |Upgrade| header field with value "websocket"".
     push_header(out, "Upgrade", b"websocket");
     // Step 5.3: "A |Connection| header field with value "Upgrade"".
@@ -498,9 +538,9 @@ pub(crate) fn write_accept(
     if let Some(p) = accept.protocol {
         push_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
     }
-    for &(name, value) in &accept.headers {
+    for &(name, value) in accept.extra_headers() {
         push_header(out, name, value.as_bytes());
     }
-    out.extend_from_slice(b"\r\n");
+    out.put(b"\r\n");
     Ok(())
 }

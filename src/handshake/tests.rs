@@ -99,7 +99,7 @@ const MAX: usize = 16 * 1024;
 #[test]
 fn head_reader_whole() {
     let h = head(&["GET /chat HTTP/1.1", "Host: server.example.com"]);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(r.feed(&h, MAX), Ok((h.len(), true)));
     assert_eq!(r.head(), &h[..]);
     // Once complete, nothing more is taken.
@@ -115,7 +115,7 @@ fn head_reader_one_byte_at_a_time() {
         "Host: server.example.com",
         "Upgrade: websocket",
     ]);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     for (i, b) in h.iter().enumerate() {
         let (n, done) = r.feed(core::slice::from_ref(b), MAX).unwrap();
         assert_eq!(n, 1);
@@ -132,7 +132,7 @@ fn head_reader_leaves_trailing_bytes() {
     let h = head(&["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket"]);
     let mut input = h.clone();
     input.extend_from_slice(&[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(r.feed(&input, MAX), Ok((h.len(), true)));
     assert_eq!(r.head(), &h[..]);
     assert_eq!(
@@ -146,7 +146,7 @@ fn head_reader_leaves_trailing_bytes() {
 fn head_reader_terminator_split_across_feeds() {
     let h = head(&["GET / HTTP/1.1", "Host: a"]);
     for cut in 1..h.len() {
-        let mut r = HeadReader::new();
+        let mut r = HeadReader::new(Vec::new());
         assert_eq!(r.feed(&h[..cut], MAX), Ok((cut, false)), "cut {cut}");
         let mut rest = h[cut..].to_vec();
         rest.extend_from_slice(b"XYZ");
@@ -164,7 +164,7 @@ fn head_reader_bare_lf() {
         &b"GET / HTTP/1.1\nHost: a\n\r\nrest"[..],
         &b"GET / HTTP/1.1\r\nHost: a\r\n\nrest"[..],
     ] {
-        let mut r = HeadReader::new();
+        let mut r = HeadReader::new(Vec::new());
         let (n, done) = r.feed(h, MAX).unwrap();
         assert!(done);
         assert_eq!(&h[n..], b"rest");
@@ -182,7 +182,7 @@ fn head_reader_skips_leading_empty_lines() {
     let mut input = b"\r\n\r\n".to_vec();
     let h = head(&["GET / HTTP/1.1", "Host: a"]);
     input.extend_from_slice(&h);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(r.feed(&input, MAX), Ok((input.len(), true)));
 }
 
@@ -191,10 +191,10 @@ fn head_reader_skips_leading_empty_lines() {
 #[test]
 fn head_reader_size_cap_exact_and_one_over() {
     let h = head(&["GET / HTTP/1.1", "Host: a"]);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(r.feed(&h, h.len()), Ok((h.len(), true)));
 
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(
         r.feed(&h, h.len() - 1),
         Err(ProtocolError::HandshakeTooLarge)
@@ -209,7 +209,7 @@ fn head_reader_size_cap_exact_and_one_over() {
     // Byte by byte, the error comes at the first byte past the cap, and
     // never more than `max` bytes are held.
     let max = h.len() - 1;
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     for (i, b) in h.iter().enumerate() {
         let res = r.feed(core::slice::from_ref(b), max);
         if i < max {
@@ -224,7 +224,7 @@ fn head_reader_size_cap_exact_and_one_over() {
 /// A cap of zero refuses any byte; empty input is not an error.
 #[test]
 fn head_reader_zero_cap() {
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     assert_eq!(r.feed(b"", 0), Ok((0, false)));
     assert_eq!(r.feed(b"G", 0), Err(ProtocolError::HandshakeTooLarge));
 }
@@ -251,7 +251,7 @@ fn head_reader_linear_cost_byte_by_byte() {
     }
     let h = head(&lines);
     assert!(h.len() <= max && h.len() > 60 * 1024);
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     for b in &h {
         r.feed(core::slice::from_ref(b), max).unwrap();
     }
@@ -260,7 +260,7 @@ fn head_reader_linear_cost_byte_by_byte() {
     assert_eq!(r.head(), &h[..]);
 
     // Never-ending head: at most `max` bytes examined before the error.
-    let mut r = HeadReader::new();
+    let mut r = HeadReader::new(Vec::new());
     let mut err = None;
     for _ in 0..max + 10 {
         if let Err(e) = r.feed(b"a", max) {

@@ -1,9 +1,8 @@
 //! Small HTTP helpers shared by both roles: offsets into a head, token and
 //! field checks, comma-separated lists, and the bytes of a header line.
 
-use alloc::vec::Vec;
-
 pub(super) use super::accept::trim_ows;
+use crate::buffer::Sink;
 
 /// A byte range of a head, stored instead of a reference so the parse result
 /// and the bytes it describes can live side by side.
@@ -38,6 +37,11 @@ impl Span {
         Span { start: s, end: e }
     }
 
+    /// The offsets it covers.
+    pub(crate) fn range(self) -> core::ops::Range<usize> {
+        self.start..self.end
+    }
+
     /// The bytes this span covers (empty if it does not fit `head`, which
     /// cannot happen when `head` is the buffer it was built from).
     pub(super) fn bytes(self, head: &[u8]) -> &[u8] {
@@ -61,6 +65,21 @@ impl Span {
                 end: self.start,
             },
         }
+    }
+}
+
+/// Shows an iterator's items as a list in `Debug` output, without
+/// collecting them (no heap needed).
+pub(super) struct DebugIter<F>(pub(super) F);
+
+impl<F, I> core::fmt::Debug for DebugIter<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries((self.0)()).finish()
     }
 }
 
@@ -266,15 +285,15 @@ pub(super) fn extension_name(entry: &str) -> &str {
 }
 
 /// Appends `name: value\r\n`.
-pub(super) fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+pub(super) fn push_header(out: &mut impl Sink, name: &str, value: &[u8]) {
+    out.put(name.as_bytes());
+    out.put(b": ");
+    out.put(value);
+    out.put(b"\r\n");
 }
 
 /// Appends the decimal form of `n` (no allocation, no formatting machinery).
-pub(super) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub(super) fn push_decimal(out: &mut impl Sink, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -287,7 +306,7 @@ pub(super) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(digits.get(i..).unwrap_or(&[]));
+    out.put(digits.get(i..).unwrap_or(&[]));
 }
 
 /// Parses a decimal number made of ASCII digits only, `None` on anything

@@ -3,12 +3,29 @@
 //! the `Host` header, where a stray space or line break would change the
 //! request's meaning.
 
+#[cfg(feature = "alloc")]
 use alloc::string::String;
 
 use crate::error::UsageError;
 
-/// The components of a WebSocket URI that RFC 6455 §4.1 needs: /host/,
-/// /port/, /resource name/ and the /secure/ flag.
+/// The components of a WebSocket URI that RFC 6455 §4.1 needs, borrowed
+/// from the URI text: /host/, /port/, the /resource name/ as path and query,
+/// and the /secure/ flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UriParts<'u> {
+    pub(crate) secure: bool,
+    /// Without brackets for an IPv6 literal.
+    pub(crate) host: &'u str,
+    pub(crate) ipv6: bool,
+    pub(crate) port: u16,
+    /// Possibly empty (the resource name is then "/").
+    pub(crate) path: &'u str,
+    /// Without the "?"; empty when absent or empty.
+    pub(crate) query: &'u str,
+}
+
+/// [`UriParts`] owned, with the resource name built once.
+#[cfg(feature = "alloc")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Uri {
     pub(super) secure: bool,
@@ -35,7 +52,33 @@ pub(super) fn default_port(secure: bool) -> u16 {
 /// components "MUST be valid according to the specification of WebSocket
 /// URIs specified in Section 3. If any of the components are invalid, the
 /// client MUST _Fail the WebSocket Connection_".
+#[cfg(feature = "alloc")]
 pub(super) fn parse(uri: &str) -> Result<Uri, UsageError> {
+    let parts = parse_parts(uri)?;
+    let (path, query) = (parts.path, parts.query);
+    // RFC 6455 §3: resource-name is ""/" if the path component is empty",
+    // "the path component", ""?" if the query component is non-empty", "the
+    // query component".
+    let mut resource = String::with_capacity(path.len() + query.len() + 2);
+    if path.is_empty() {
+        resource.push('/');
+    }
+    resource.push_str(path);
+    if !query.is_empty() {
+        resource.push('?');
+        resource.push_str(query);
+    }
+    Ok(Uri {
+        secure: parts.secure,
+        host: String::from(parts.host),
+        ipv6: parts.ipv6,
+        port: parts.port,
+        resource,
+    })
+}
+
+/// [`parse`] without allocating: the parts borrow `uri`.
+pub(crate) fn parse_parts(uri: &str) -> Result<UriParts<'_>, UsageError> {
     use UsageError::InvalidUri;
 
     let colon = uri.find(':').ok_or(InvalidUri)?;
@@ -94,25 +137,13 @@ pub(super) fn parse(uri: &str) -> Result<Uri, UsageError> {
         return Err(InvalidUri);
     }
 
-    // RFC 6455 §3: resource-name is ""/" if the path component is empty",
-    // "the path component", ""?" if the query component is non-empty", "the
-    // query component".
-    let mut resource = String::with_capacity(path.len() + query.len() + 2);
-    if path.is_empty() {
-        resource.push('/');
-    }
-    resource.push_str(path);
-    if !query.is_empty() {
-        resource.push('?');
-        resource.push_str(query);
-    }
-
-    Ok(Uri {
+    Ok(UriParts {
         secure,
-        host: String::from(host),
+        host,
         ipv6,
         port,
-        resource,
+        path,
+        query,
     })
 }
 

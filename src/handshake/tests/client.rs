@@ -571,7 +571,7 @@ fn round_trip_client_server_client() {
     )
     .unwrap();
 
-    let mut reader = HeadReader::new();
+    let mut reader = HeadReader::new(Vec::new());
     answer.extend_from_slice(&[0x81, 0x00]);
     let (n, done) = reader.feed(&answer, 16 * 1024).unwrap();
     assert!(done);

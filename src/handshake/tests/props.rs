@@ -59,7 +59,7 @@ proptest! {
         let h = valid_request();
         let mut input = h.clone();
         input.extend_from_slice(b"\x81\x00trailing");
-        let mut r = HeadReader::new();
+        let mut r = HeadReader::new(Vec::new());
         let mut at = 0;
         let mut cuts = cuts.into_iter();
         loop {

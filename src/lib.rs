@@ -22,6 +22,10 @@ pub mod close;
 pub mod config;
 #[cfg(feature = "alloc")]
 mod connection;
+// Widen to `feature = "embedded-io"` alone once `Connection` has a no-alloc
+// storage; the adapter itself uses no heap.
+#[cfg(all(feature = "embedded-io", feature = "alloc"))]
+pub mod embedded;
 pub mod entropy;
 pub mod error;
 mod event;

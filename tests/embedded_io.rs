@@ -362,3 +362,216 @@ fn blocking_empty_buffer_and_rejection() {
     drop(ws);
     assert_eq!(client.join().unwrap(), (404, b"no such socket".to_vec()));
 }
+
+mod asynch {
+    use super::*;
+    use embedded_io_adapters::tokio_1::FromTokio;
+    use hybi::embedded::asynch;
+
+    async fn connect(port: u16) -> FromTokio<tokio::net::TcpStream> {
+        FromTokio::new(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn async_client_against_std_server() {
+        let (listener, port) = tcp_pair();
+        let server = std_echo_server(listener);
+        let run = async {
+            let mut buf = [0u8; READ_BUF];
+            let mut ws =
+                asynch::WebSocket::new(client_conn(port), connect(port).await, &mut buf, clock);
+            ws.handshake(|_| unreachable!("a client is never asked"))
+                .await
+                .unwrap();
+
+            ws.send(MessageKind::Text, "héllo".as_bytes(), true)
+                .await
+                .unwrap();
+            let Seen::Data(MessageKind::Text, text, true) = ws.next_event(own).await.unwrap()
+            else {
+                panic!("expected the echo")
+            };
+            assert_eq!(text, "héllo".as_bytes());
+
+            ws.send(MessageKind::Binary, &big_payload(), true)
+                .await
+                .unwrap();
+            let mut bytes = Vec::new();
+            let mut chunks = 0;
+            loop {
+                let Seen::Data(MessageKind::Binary, payload, fin) =
+                    ws.next_event(own).await.unwrap()
+                else {
+                    panic!("expected data")
+                };
+                chunks += 1;
+                bytes.extend_from_slice(&payload);
+                if fin {
+                    break;
+                }
+            }
+            assert_eq!(bytes, big_payload());
+            assert!(chunks >= BIG / READ_BUF, "{chunks} chunks");
+
+            ws.ping(b"async ping").await.unwrap();
+            assert_eq!(
+                ws.next_event(own).await.unwrap(),
+                Seen::Pong(b"async ping".to_vec())
+            );
+
+            ws.close(CloseCode::NORMAL, "done").await.unwrap();
+            assert!(matches!(
+                ws.next_event(own).await.unwrap(),
+                Seen::Close(Some(CloseCode::NORMAL), _)
+            ));
+            assert_eq!(
+                ws.next_event(own).await.unwrap(),
+                Seen::Closed {
+                    code: CloseCode::NORMAL,
+                    clean: true
+                }
+            );
+            assert!(matches!(ws.next_event(own).await, Err(Error::Closed)));
+        };
+        tokio::time::timeout(IO_TIMEOUT, run)
+            .await
+            .expect("client timed out");
+        assert!(server.join().unwrap(), "the server's end was not clean");
+    }
+
+    #[tokio::test]
+    async fn async_server_against_std_client() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std_client(port);
+        let run = async {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; READ_BUF];
+            let conn = Connection::server(Config::default(), clock());
+            let mut ws = asynch::WebSocket::new(conn, FromTokio::new(stream), &mut buf, clock);
+            ws.handshake(|request| {
+                assert_eq!(request.path(), "/embedded");
+                Decision::accept()
+            })
+            .await
+            .unwrap();
+            let mut echo = vec![0u8; READ_BUF];
+            let mut pings = Vec::new();
+            let mut chunks = 0;
+            loop {
+                let seen = ws
+                    .next_event(|event| match event {
+                        Event::Data(data) => {
+                            echo[..data.payload.len()].copy_from_slice(data.payload);
+                            Ok((data.kind, data.payload.len(), data.fin))
+                        }
+                        other => Err(own(other)),
+                    })
+                    .await
+                    .unwrap();
+                match seen {
+                    Ok((kind, len, fin)) => {
+                        chunks += 1;
+                        ws.send(kind, &echo[..len], fin).await.unwrap();
+                    }
+                    Err(Seen::Ping(payload)) => pings.push(payload),
+                    Err(Seen::Close(code, reason)) => {
+                        assert_eq!((code, reason.as_str()), (Some(CloseCode::NORMAL), "bye"))
+                    }
+                    Err(closed @ Seen::Closed { .. }) => {
+                        assert_eq!(
+                            closed,
+                            Seen::Closed {
+                                code: CloseCode::NORMAL,
+                                clean: true
+                            }
+                        );
+                        break;
+                    }
+                    Err(other) => panic!("unexpected {other:?}"),
+                }
+            }
+            assert!(chunks > BIG / READ_BUF, "{chunks} chunks");
+            assert_eq!(pings, [b"are you there".to_vec()]);
+        };
+        tokio::time::timeout(IO_TIMEOUT, run)
+            .await
+            .expect("server timed out");
+        assert!(client.join().unwrap(), "the client's end was not clean");
+    }
+
+    /// The async adapter surfaces transport errors, and a deadline raced
+    /// against `next_event` (the embassy `select` pattern, here with tokio)
+    /// runs through `handle_timeout`: a close-handshake deadline against a
+    /// peer that never answers ends the connection.
+    #[tokio::test]
+    async fn async_transport_error_and_deadline() {
+        // A peer that takes the connection and then says nothing.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let run = async {
+            let (accepted, stream) = tokio::join!(listener.accept(), connect(port));
+            let (peer, _) = accepted.unwrap();
+            let mut config = Config::default();
+            config.handshake_timeout = Some(Duration::from_millis(100));
+            let mut buf = [0u8; READ_BUF];
+            let conn = Connection::client(
+                config,
+                ClientRequest::new(&format!("ws://127.0.0.1:{port}/")).unwrap(),
+                OsEntropy::new(),
+                clock(),
+            )
+            .unwrap();
+            let mut ws = asynch::WebSocket::new(conn, stream, &mut buf, clock);
+            let deadline = ws.poll_timeout().expect("a handshake deadline");
+            let wait =
+                Duration::from_micros(deadline.as_micros().saturating_sub(clock().as_micros()));
+            tokio::select! {
+                result = ws.handshake(|_| Decision::accept()) => panic!("handshake ended: {result:?}"),
+                () = tokio::time::sleep(wait) => {}
+            }
+            ws.handle_timeout().await.unwrap();
+            assert!(matches!(
+                ws.handshake(|_| Decision::accept()).await,
+                Err(Error::Protocol(hybi::ProtocolError::HandshakeTimeout))
+            ));
+            drop(peer);
+
+            let mut buf = [0u8; 16];
+            let conn = Connection::server(Config::default(), clock());
+            let mut ws = asynch::WebSocket::new(conn, AsyncBroken, &mut buf, clock);
+            assert_eq!(
+                ws.handshake(|_| Decision::accept()).await.unwrap_err(),
+                Error::Transport(embedded_io::ErrorKind::ConnectionReset)
+            );
+        };
+        tokio::time::timeout(IO_TIMEOUT, run)
+            .await
+            .expect("timed out");
+    }
+
+    struct AsyncBroken;
+
+    impl embedded_io_async::ErrorType for AsyncBroken {
+        type Error = embedded_io::ErrorKind;
+    }
+
+    impl embedded_io_async::Read for AsyncBroken {
+        async fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> {
+            Err(embedded_io::ErrorKind::ConnectionReset)
+        }
+    }
+
+    impl embedded_io_async::Write for AsyncBroken {
+        async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+            Ok(buf.len())
+        }
+        async fn flush(&mut self) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+}

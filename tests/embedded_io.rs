@@ -6,8 +6,9 @@
 //! the read buffer arriving as several `Data` chunks, a Ping answered with
 //! its payload, and the closing handshake ending in a clean `Closed`. Then
 //! the error paths: a transport error surfaced as `Error::Transport`, an
-//! empty read buffer, a rejected upgrade. With `HYBI_INTEROP=1`, one echo
-//! run against Python `websockets` (skipped with a line if not installed).
+//! empty read buffer, a rejected upgrade, a handshake deadline raced against
+//! the read. And one echo run against Python `websockets` (skipped with a
+//! line if it is not installed; required with `HYBI_INTEROP=1`).
 //!
 //! Every socket has read and write timeouts and every thread is joined, so
 //! a broken adapter fails the test instead of hanging it.
@@ -574,4 +575,101 @@ mod asynch {
             Ok(())
         }
     }
+}
+
+/// Python `websockets` as the echo server (tests/interop/echo_server.py),
+/// the blocking embedded adapter as the client: text, a message larger than
+/// the read buffer, a Ping, and the close started here. Skipped with a line
+/// when Python `websockets` is missing, unless `HYBI_INTEROP=1`.
+#[test]
+fn blocking_client_against_python_websockets() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let installed = Command::new("python3")
+        .args(["-c", "import websockets.sync.server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        assert_ne!(
+            std::env::var("HYBI_INTEROP").as_deref(),
+            Ok("1"),
+            "python websockets not installed, and HYBI_INTEROP=1 requires it"
+        );
+        eprintln!("skipped: python websockets not installed (set HYBI_INTEROP=1 to require)");
+        return;
+    }
+    /// Ends the server when the test ends, however it ends: closing its
+    /// standard input makes it exit; the kill is for a server that did not.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            drop(self.0.stdin.take());
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Child(
+        Command::new("python3")
+            .arg(dir.join("echo_server.py"))
+            .args(["0", "off"])
+            .current_dir(&dir)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let ready = lines.recv_timeout(IO_TIMEOUT).expect("no ready line");
+    let port: u16 = ready.strip_prefix("ready ").unwrap().parse().unwrap();
+
+    let stream = with_timeouts(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let mut buf = [0u8; READ_BUF];
+    let mut ws = blocking::WebSocket::new(client_conn(port), FromStd::new(stream), &mut buf, clock);
+    ws.handshake(|_| Decision::accept()).unwrap();
+
+    ws.send(MessageKind::Text, "中文 😀".as_bytes(), true)
+        .unwrap();
+    let (kind, text, _) = read_message(|| ws.next_event(own).unwrap());
+    assert_eq!(
+        (kind, text.as_slice()),
+        (MessageKind::Text, "中文 😀".as_bytes())
+    );
+    ws.send(MessageKind::Binary, &big_payload(), true).unwrap();
+    let (kind, bytes, chunks) = read_message(|| ws.next_event(own).unwrap());
+    assert_eq!((kind, bytes), (MessageKind::Binary, big_payload()));
+    assert!(chunks >= BIG / READ_BUF, "{chunks} chunks");
+    ws.ping(b"py").unwrap();
+    assert_eq!(ws.next_event(own).unwrap(), Seen::Pong(b"py".to_vec()));
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert!(matches!(
+        ws.next_event(own).unwrap(),
+        Seen::Close(Some(CloseCode::NORMAL), _)
+    ));
+    assert_eq!(
+        ws.next_event(own).unwrap(),
+        Seen::Closed {
+            code: CloseCode::NORMAL,
+            clean: true
+        }
+    );
+    drop(ws);
+    // The server saw the open and our close frame.
+    let open = lines.recv_timeout(IO_TIMEOUT).expect("no open line");
+    assert!(open.starts_with("open /embedded"), "{open}");
+    let closed = lines.recv_timeout(IO_TIMEOUT).expect("no closed line");
+    assert_eq!(closed, "closed 1000 bye");
+    drop(child);
+    reader.join().unwrap();
 }

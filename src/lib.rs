@@ -22,9 +22,7 @@ pub mod buffer;
 pub mod close;
 pub mod config;
 mod connection;
-// Widen to `feature = "embedded-io"` alone once `Connection` has a no-alloc
-// storage; the adapter itself uses no heap.
-#[cfg(all(feature = "embedded-io", feature = "alloc"))]
+#[cfg(feature = "embedded-io")]
 pub mod embedded;
 pub mod entropy;
 pub mod error;

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use embedded_io_adapters::std::FromStd;
 use hybi::embedded::{blocking, Decision, Error};
+use hybi::handshake::BorrowedRequest;
 use hybi::io::Message;
+use hybi::storage::{FixedBuffers, Storage};
 use hybi::{ClientRequest, CloseCode, Config, Connection, Event, Instant, MessageKind, OsEntropy};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -195,8 +197,38 @@ fn blocking_server_against_std_client() {
     let (listener, port) = tcp_pair();
     let client = std_client(port);
     let (stream, _) = listener.accept().unwrap();
+    server_against_std_client(
+        Connection::server(Config::default(), clock()),
+        stream,
+        client,
+    );
+}
+
+/// The same session with the engine on fixed buffers (no allocation in the
+/// engine or the adapter): what a device without a heap runs.
+#[test]
+fn blocking_fixed_server_against_std_client() {
+    let (listener, port) = tcp_pair();
+    let client = std_client(port);
+    let (stream, _) = listener.accept().unwrap();
+    let (mut output, mut handshake) = ([0u8; 2048], [0u8; 1024]);
+    let buffers = FixedBuffers {
+        output: &mut output,
+        handshake: &mut handshake,
+    };
+    server_against_std_client(
+        Connection::server_in(Config::default(), buffers, clock()),
+        stream,
+        client,
+    );
+}
+
+fn server_against_std_client<S: Storage>(
+    conn: Connection<S>,
+    stream: TcpStream,
+    client: thread::JoinHandle<bool>,
+) {
     let mut buf = [0u8; READ_BUF];
-    let conn = Connection::server(Config::default(), clock());
     let mut ws =
         blocking::WebSocket::new(conn, FromStd::new(with_timeouts(stream)), &mut buf, clock);
     let mut path = String::new();
@@ -634,9 +666,26 @@ fn blocking_client_against_python_websockets() {
     let ready = lines.recv_timeout(IO_TIMEOUT).expect("no ready line");
     let port: u16 = ready.strip_prefix("ready ").unwrap().parse().unwrap();
 
+    // The engine on fixed buffers, as on a device without a heap: the
+    // output holds the largest frame sent (20,000 bytes) plus the close
+    // reserve.
     let stream = with_timeouts(TcpStream::connect(("127.0.0.1", port)).unwrap());
     let mut buf = [0u8; READ_BUF];
-    let mut ws = blocking::WebSocket::new(client_conn(port), FromStd::new(stream), &mut buf, clock);
+    let (mut output, mut handshake) = (vec![0u8; 24 * 1024], [0u8; 1024]);
+    let uri = format!("ws://127.0.0.1:{port}/embedded");
+    let mut entropy = OsEntropy::new();
+    let conn = Connection::client_in(
+        Config::default(),
+        BorrowedRequest::new(&uri).unwrap(),
+        &mut entropy,
+        FixedBuffers {
+            output: &mut output,
+            handshake: &mut handshake,
+        },
+        clock(),
+    )
+    .unwrap();
+    let mut ws = blocking::WebSocket::new(conn, FromStd::new(stream), &mut buf, clock);
     ws.handshake(|_| Decision::accept()).unwrap();
 
     ws.send(MessageKind::Text, "中文 😀".as_bytes(), true)

@@ -11,30 +11,31 @@ use embedded_io_async::{Read, Write};
 
 use super::{Core, Decision, Error, Handshake};
 use crate::close::CloseCode;
-use crate::connection::{Connection, State, Transmit};
+use crate::connection::{Connection, DefaultStorage, State, Transmit};
 use crate::event::{Event, MessageKind};
 use crate::handshake::Request;
+use crate::storage::Storage;
 use crate::time::Instant;
 
 /// A WebSocket over an async embedded-io transport `T`, reading into the
 /// caller's buffer `'b`.
 #[derive(Debug)]
-pub struct WebSocket<'b, T: embedded_io_async::ErrorType> {
-    core: Core<'b>,
+pub struct WebSocket<'b, T: embedded_io_async::ErrorType, S: Storage = DefaultStorage> {
+    core: Core<'b, S>,
     transport: T,
     /// A write error met after an event was handed out, returned by the
     /// next call so that the event itself was not lost.
     pending: Option<Error<<T as embedded_io_async::ErrorType>::Error>>,
 }
 
-impl<'b, T: Read + Write> WebSocket<'b, T> {
+impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
     /// Drives `conn` (from [`Connection::client`] or
     /// [`Connection::server`], or an open one from
     /// [`Connection::from_upgraded`]) over `transport`, reading into
     /// `read_buf` and taking the time from `clock` (monotonic, the same
     /// origin as the `now` `conn` was created with).
     pub fn new(
-        conn: Connection,
+        conn: Connection<S>,
         transport: T,
         read_buf: &'b mut [u8],
         clock: fn() -> Instant,
@@ -195,7 +196,7 @@ impl<'b, T: Read + Write> WebSocket<'b, T> {
     }
 
     /// The engine, for its getters (state, subprotocol, close codes).
-    pub fn connection(&self) -> &Connection {
+    pub fn connection(&self) -> &Connection<S> {
         &self.core.conn
     }
 
@@ -207,7 +208,7 @@ impl<'b, T: Read + Write> WebSocket<'b, T> {
 
     /// Takes the parts back: the engine, the transport, the read buffer and
     /// the range in it of bytes read but not yet given to the engine.
-    pub fn into_parts(self) -> (Connection, T, &'b mut [u8], Range<usize>) {
+    pub fn into_parts(self) -> (Connection<S>, T, &'b mut [u8], Range<usize>) {
         let range = self.core.start..self.core.end;
         (self.core.conn, self.transport, self.core.buf, range)
     }

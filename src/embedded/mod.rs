@@ -125,6 +125,7 @@ use crate::connection::Connection;
 use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::handshake::{Accept, Request};
+use crate::storage::Storage;
 use crate::time::Instant;
 
 /// What went wrong, with `E` the transport's error.
@@ -253,8 +254,8 @@ enum Handshake {
 /// read buffer with the unconsumed bytes `buf[start..end]`, the clock, and
 /// what the transport did. The blocking and async adapters add only the
 /// transport calls.
-struct Core<'b> {
-    conn: Connection,
+struct Core<'b, S: Storage> {
+    conn: Connection<S>,
     buf: &'b mut [u8],
     start: usize,
     end: usize,
@@ -267,7 +268,7 @@ struct Core<'b> {
     closed: bool,
 }
 
-impl fmt::Debug for Core<'_> {
+impl<S: Storage> fmt::Debug for Core<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Core")
             .field("conn", &self.conn)
@@ -279,8 +280,8 @@ impl fmt::Debug for Core<'_> {
     }
 }
 
-impl<'b> Core<'b> {
-    fn new(conn: Connection, buf: &'b mut [u8], clock: fn() -> Instant) -> Self {
+impl<'b, S: Storage> Core<'b, S> {
+    fn new(conn: Connection<S>, buf: &'b mut [u8], clock: fn() -> Instant) -> Self {
         Core {
             conn,
             buf,
@@ -383,7 +384,7 @@ impl<'b> Core<'b> {
 }
 
 /// Applies a server's decision to the pending request.
-fn apply(conn: &mut Connection, decision: Decision<'_>) -> Result<(), UsageError> {
+fn apply<S: Storage>(conn: &mut Connection<S>, decision: Decision<'_>) -> Result<(), UsageError> {
     match decision {
         Decision::Accept(accept) => conn.accept(accept),
         Decision::Reject {

@@ -56,9 +56,10 @@ pub use error::{ProtocolError, UsageError};
 pub use event::{Closed, Data, Event, MessageKind};
 #[cfg(feature = "deflate")]
 pub use extensions::deflate::{DeflateConfig, DeflateParams};
-pub use handshake::{accept_key, AcceptKey};
 #[cfg(feature = "alloc")]
-pub use handshake::{Accept, ClientRequest, Request, Response};
+pub use handshake::ClientRequest;
+pub use handshake::{accept_key, AcceptKey};
+pub use handshake::{Accept, Request, Response};
 pub use time::Instant;
 #[cfg(feature = "alloc")]
 pub use upgraded::Negotiated;

@@ -109,10 +109,10 @@
 //!
 //! # Without a heap
 //!
-//! The adapter itself allocates nothing. For now it drives the heap-backed
-//! [`Connection`] (the module needs the `alloc` feature); a `Connection`
-//! with fixed storage will make it usable with no allocator at all, with
-//! the same adapter code.
+//! The adapter itself allocates nothing, and it drives a [`Connection`] of
+//! either storage: with [`Fixed`](crate::storage::Fixed) buffers
+//! ([`Connection::server_in`], [`Connection::client_in`]) nothing in the
+//! stack needs an allocator.
 
 pub mod blocking;
 

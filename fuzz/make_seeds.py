@@ -325,6 +325,20 @@ SEED_SETS["server_handshake"].update(
     }
 )
 
+# fixed_storage: the same layout as server_handshake / client_response;
+# option bit 0 picks the client role, bits 1-4 are fixed_storage's own
+# (fuzz/src/lib.rs), so the copies keep only the stream and the split.
+SEED_SETS["fixed_storage"] = {
+    **{
+        "server_" + name: bytes([data[0] & 0b11110]) + data[1:]
+        for name, data in SEED_SETS["server_handshake"].items()
+    },
+    **{
+        "client_" + name: bytes([(data[0] & 0b11110) | 1]) + data[1:]
+        for name, data in SEED_SETS["client_response"].items()
+    },
+}
+
 
 def main() -> None:
     for target, seeds in SEED_SETS.items():

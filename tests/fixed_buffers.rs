@@ -697,3 +697,14 @@ fn zero_allocations_in_either_role() {
     assert_eq!(fixed_client.subprotocol(), Some("p"));
     assert!(n > 0, "the Close reply was written");
 }
+
+/// What a fixed-buffer connection costs beyond the two slices lent to it:
+/// the engine's own state, inline (no heap at all). Printed for the
+/// records (`-- --nocapture`), and held under 1 KiB so that growth is a
+/// decision, not an accident.
+#[test]
+fn fixed_connection_footprint() {
+    let size = std::mem::size_of::<Connection<Fixed<'static>>>();
+    println!("size_of::<Connection<Fixed>>() = {size} B, plus the output and handshake slices");
+    assert!(size <= 1024, "Connection<Fixed> grew to {size} bytes");
+}

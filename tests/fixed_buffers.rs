@@ -348,6 +348,22 @@ fn fixed_client_against_heap_server() {
 
 // ---- Running out of room ----
 
+/// A fixed-buffer server on `output` and `handshake`, open with a heap
+/// client (both handshake outputs taken).
+fn open_fixed_server<'a>(
+    config: Config,
+    output: &'a mut [u8],
+    handshake: &'a mut [u8],
+) -> (Connection<Fixed<'a>>, Connection) {
+    let buffers = FixedBuffers { output, handshake };
+    let mut server = Connection::server_in(config, buffers, Instant::ZERO);
+    let mut client = heap_client(ClientRequest::new("ws://h/").unwrap());
+    feed(&mut server, &take_output(&mut client), 1024);
+    server.accept(Accept::new()).unwrap();
+    feed(&mut client, &take_output(&mut server), 1024);
+    (server, client)
+}
+
 /// RFC 6455 §4.2.1 / §10.4: a request head larger than the handshake
 /// buffer is refused with 431 (as a head over `max_handshake_size` is),
 /// written into the output buffer, and the connection closes.
@@ -434,18 +450,8 @@ fn borrowed_request_is_validated_like_client_request() {
 #[test]
 fn output_slice_bounds_frames_and_keeps_room_for_close() {
     let (mut output, mut handshake) = ([0u8; 600], [0u8; 512]);
-    let mut server = Connection::server_in(
-        Config::default(),
-        FixedBuffers {
-            output: &mut output,
-            handshake: &mut handshake,
-        },
-        Instant::ZERO,
-    );
-    let mut client = heap_client(ClientRequest::new("ws://h/").unwrap());
-    feed(&mut server, &take_output(&mut client), 1024);
-    server.accept(Accept::new()).unwrap();
-    feed(&mut client, &take_output(&mut server), 1024);
+    let (mut server, mut client) =
+        open_fixed_server(Config::default(), &mut output, &mut handshake);
 
     // 600 - 278 = 322 bytes for data frames.
     assert_eq!(server.send_binary(&[7; 400]), Err(UsageError::OutputFull));
@@ -482,18 +488,7 @@ fn oversized_message_is_1009() {
     let (mut output, mut handshake) = ([0u8; 512], [0u8; 512]);
     let mut config = Config::default();
     config.max_message_size = 1000;
-    let mut server = Connection::server_in(
-        config,
-        FixedBuffers {
-            output: &mut output,
-            handshake: &mut handshake,
-        },
-        Instant::ZERO,
-    );
-    let mut client = heap_client(ClientRequest::new("ws://h/").unwrap());
-    feed(&mut server, &take_output(&mut client), 1024);
-    server.accept(Accept::new()).unwrap();
-    feed(&mut client, &take_output(&mut server), 1024);
+    let (mut server, mut client) = open_fixed_server(config, &mut output, &mut handshake);
     client.send(MessageKind::Binary, &[1; 600], false).unwrap();
     client.send(MessageKind::Binary, &[2; 600], true).unwrap();
     let events = feed(&mut server, &take_output(&mut client), 100);

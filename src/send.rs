@@ -142,15 +142,18 @@ impl<B: Buffer> Sender<B> {
         // hold (plus the frames a close may add), so a stalled peer costs
         // the limit, not the next power of two above it.
         let needed = gap_room + head_len + payload.len();
-        let room = match limit {
-            Some(limit) => {
-                let cap = self.written + limit + CLOSE_RESERVE + gap_room;
-                self.out.reserve_within(needed, cap)
-            }
-            None => self.out.reserve_within(needed, usize::MAX),
+        let cap = match limit {
+            Some(limit) => self.written + limit + CLOSE_RESERVE + gap_room,
+            None => usize::MAX,
         };
-        if !room {
-            return Err(UsageError::OutputFull);
+        if !self.out.reserve_within(needed, cap) {
+            // Only a fixed buffer says no: the written bytes at its front
+            // may be what is missing, so move the rest down and ask again.
+            self.out.remove_front(self.written);
+            self.written = 0;
+            if !self.out.reserve_within(needed, cap) {
+                return Err(UsageError::OutputFull);
+            }
         }
         if co_align {
             // The buffer will not move now: start the frame after a gap that

@@ -18,8 +18,11 @@
 //! #   Instant::ZERO
 //! }
 //!
+//! // The engine on fixed buffers: nothing here needs an allocator.
+//! let (mut output, mut handshake) = ([0u8; 2048], [0u8; 1024]);
+//! let buffers = hybi::storage::FixedBuffers { output: &mut output, handshake: &mut handshake };
 //! let mut read_buf = [0u8; 1024];
-//! let conn = Connection::server(Config::default(), now());
+//! let conn = Connection::server_in(Config::default(), buffers, now());
 //! let mut ws = WebSocket::new(conn, socket, &mut read_buf, now);
 //! ws.handshake(|request| match request.path() {
 //!     "/ws" => Decision::accept(),

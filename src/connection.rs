@@ -4,8 +4,7 @@
 #[cfg(feature = "deflate")]
 use alloc::boxed::Box;
 
-use crate::buffer::FixedBuffer;
-use crate::buffer::{write_head, Buffer};
+use crate::buffer::{write_head, Buffer, FixedBuffer};
 use crate::close::{parse_close_body, CloseCode};
 use crate::config::Config;
 use crate::entropy::Entropy;
@@ -864,16 +863,10 @@ impl<S: Storage> Connection<S> {
             let head = core::mem::replace(&mut handshake.head, HeadReader::new(S::Buf::default()));
             if parsed.status() == 101 {
                 #[cfg(feature = "deflate")]
-                if let Some(verdict) =
-                    self.config
-                        .deflate
-                        .as_ref()
-                        .filter(|_| S::COMPRESSION)
-                        .map(|config| {
-                            let response = Response::new(head.head(), &parsed);
-                            deflate::verify_answer(config, response.extensions())
-                        })
-                {
+                if let Some(verdict) = self.deflate_config().map(|config| {
+                    let response = Response::new(head.head(), &parsed);
+                    deflate::verify_answer(config, response.extensions())
+                }) {
                     match verdict {
                         Ok(Some(params)) => self.enable_deflate(params),
                         Ok(None) => {}
@@ -966,15 +959,10 @@ impl<S: Storage> Connection<S> {
             return Err(UsageError::NotAnUpgrade);
         }
         #[cfg(feature = "deflate")]
-        let agreed = self
-            .config
-            .deflate
-            .as_ref()
-            .filter(|_| S::COMPRESSION)
-            .and_then(|config| {
-                let offers: alloc::vec::Vec<&str> = request.extensions().collect();
-                deflate::negotiate(config, offers.iter().copied())
-            });
+        let agreed = self.deflate_config().and_then(|config| {
+            let offers: alloc::vec::Vec<&str> = request.extensions().collect();
+            deflate::negotiate(config, offers.iter().copied())
+        });
         #[cfg(feature = "deflate")]
         let accept = match &agreed {
             Some((_, element)) => accept.header("Sec-WebSocket-Extensions", element),
@@ -1147,18 +1135,26 @@ impl<S: Storage> Connection<S> {
         Some(Ok(()))
     }
 
+    /// The permessage-deflate settings, if this connection may use it:
+    /// configured, and on a storage that can hold a compressor.
+    #[cfg(feature = "deflate")]
+    fn deflate_config(&self) -> Option<&crate::DeflateConfig> {
+        self.config.deflate.as_ref().filter(|_| S::COMPRESSION)
+    }
+
     /// Turns permessage-deflate on with what was agreed.
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
-        let Some(config) = self.config.deflate.as_ref().filter(|_| S::COMPRESSION) else {
+        let Some(config) = self.deflate_config() else {
             return;
         };
-        self.rx.enable_compression(MAX_COMPRESSED_CHUNK);
-        self.deflate = Some(Box::new(DeflateState {
+        let state = DeflateState {
             params,
             deflater: Deflater::new(config, &params),
             inflater: Inflater::new(&params),
-        }));
+        };
+        self.rx.enable_compression(MAX_COMPRESSED_CHUNK);
+        self.deflate = Some(Box::new(state));
     }
 
     /// Sends a Ping (payload at most 125 bytes, §5.5).

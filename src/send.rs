@@ -89,13 +89,9 @@ impl<B: Buffer> Sender<B> {
 
     /// The most unwritten bytes a data frame may leave queued: `limit`, and
     /// in a fixed buffer also what leaves room for the close frames.
-    fn data_limit(&self, limit: Option<usize>) -> Option<usize> {
+    fn data_limit(&self, limit: usize) -> usize {
         match self.out.fixed_capacity() {
-            Some(cap) => Some(
-                limit
-                    .unwrap_or(usize::MAX)
-                    .min(cap.saturating_sub(CLOSE_RESERVE)),
-            ),
+            Some(cap) => limit.min(cap.saturating_sub(CLOSE_RESERVE)),
             None => limit,
         }
     }
@@ -120,11 +116,7 @@ impl<B: Buffer> Sender<B> {
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
         // Control frames (no `limit`) may use a fixed buffer's close reserve.
-        let limit = if limit.is_some() {
-            self.data_limit(limit)
-        } else {
-            limit
-        };
+        let limit = limit.map(|limit| self.data_limit(limit));
         if let Some(limit) = limit {
             let after = self.buffered().saturating_add(head_len + payload.len());
             if after > limit {

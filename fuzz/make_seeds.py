@@ -227,6 +227,18 @@ SEED_SETS = {
         + bytes([0x89, 3, 0x07, 0, 0x89, 0, 0x07, 0, 0x02, 3])
         + b"abc"
         + bytes([0x09, 4, 0x87, 0, 0x09, 0, 0x87, 0, 0x88, 0x87, 0]),
+        # Pair: the server sends with send_external (op 15) and writes the
+        # payloads in parts; a Ping queues behind one; flag 8 copies the
+        # owed rest in (buffer_external).
+        "pair_external": bytes([0x00, 13, 13, 0x8F, 0x03, 5])
+        + b"Hello"
+        + bytes([0x89, 3, 0x07, 0, 0x89, 0, 0x07, 0, 0x8F, 0x12, 200])
+        + bytes(range(200)) * 2
+        + bytes([0x83, 2])
+        + b"hi"
+        + bytes([0x89, 7, 0x8F, 0x08, 13, 13, 0x8F, 0x00, 3])
+        + b"abc"
+        + bytes([0x89, 0, 0x89, 1, 0x05, 0, 0, 13, 13, 13]),
         # One open server: frames injected, then answered.
         "server_alone": bytes([0x01, 0x06, len(HELLO_MASKED)])
         + HELLO_MASKED

@@ -85,6 +85,10 @@ pub enum Transmit<'a> {
     /// Write these bytes, then report how many were written with
     /// [`Connection::transmitted`].
     Bytes(&'a [u8]),
+    /// Write the last this-many bytes of the payload given to
+    /// [`Connection::send_external`] from your own buffer, then report them
+    /// with [`Connection::transmitted`]. Only after `send_external`.
+    External(usize),
     /// Everything was written; shut down the write side (for TCP,
     /// `shutdown(Write)`, then read until EOF or a deadline and close). Given
     /// once.
@@ -247,6 +251,7 @@ impl<S: Storage> core::fmt::Debug for Connection<S> {
             .field("close_received", &self.close_received)
             .field("error", &self.error)
             .field("buffered_output", &self.tx.buffered())
+            .field("external_owed", &self.tx.owed())
             .finish_non_exhaustive()
     }
 }
@@ -484,9 +489,17 @@ impl<S: Storage> Connection<S> {
         self.error
     }
 
-    /// Bytes queued for sending and not yet reported written.
+    /// Bytes queued for sending and not yet reported written, an owed
+    /// external payload included.
     pub fn buffered_output(&self) -> usize {
-        self.tx.buffered()
+        self.tx.buffered() + self.tx.owed()
+    }
+
+    /// Bytes of the payload given to [`send_external`](Self::send_external)
+    /// not yet reported written: the caller owes the transport the last
+    /// this-many bytes of it.
+    pub fn external_owed(&self) -> usize {
+        self.tx.owed()
     }
 
     // ---- Inputs ----
@@ -1054,6 +1067,103 @@ impl<S: Storage> Connection<S> {
         self.send_whole(MessageKind::Binary, payload)
     }
 
+    /// Sends one frame of a text or binary message like [`send`](Self::send),
+    /// except that the payload is not copied: the engine queues the frame's
+    /// header, and the caller writes `payload` itself, from its own memory,
+    /// right after the header. This is how a server sends a large payload
+    /// with one vectored write (`writev`) and no copy.
+    ///
+    /// After it, [`poll_transmit`](Self::poll_transmit) hands out the bytes
+    /// queued before the payload, then [`Transmit::External`] with the
+    /// number of payload bytes still owed ([`external_owed`](Self::external_owed)),
+    /// then what was queued after. [`transmitted`](Self::transmitted) counts
+    /// in that same order, so one report may cover the queued bytes and part
+    /// of the payload, as a vectored write of both returns. Until the payload
+    /// is all reported, nothing queued after it is handed out, so the frame
+    /// stays whole on the wire.
+    ///
+    /// A caller that cannot keep `payload` until it is written (the
+    /// transport would block, a future is cancelled) hands the rest to
+    /// [`buffer_external`](Self::buffer_external), which copies it in.
+    /// Dropping the owed bytes instead corrupts the stream: the transport
+    /// must then be closed.
+    ///
+    /// Refused on a client ([`UsageError::ExternalOnClient`]: its frames are
+    /// masked, RFC 6455 §5.3), while another external payload is owed, and
+    /// inside a message being sent compressed; otherwise it is checked like
+    /// `send` (open, message order, UTF-8 for text). The message goes out
+    /// uncompressed, as RFC 7692 §6 allows per message. Only the header is
+    /// held to `Config::max_buffered_output`, so a payload larger than that
+    /// limit may be sent this way.
+    pub fn send_external(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        self.queue_external(kind, payload, fin, kind == MessageKind::Text)
+    }
+
+    /// [`send_external`](Self::send_external) for a whole text message:
+    /// a `str` is UTF-8 already, so there is no pass over it.
+    pub fn send_external_text(&mut self, text: &str) -> Result<(), UsageError> {
+        if self.sending.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        self.queue_external(MessageKind::Text, text.as_bytes(), true, false)
+    }
+
+    /// The checks and the header of an external frame; `check_utf8` unless
+    /// the payload is a whole `str`.
+    pub(crate) fn queue_external(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        check_utf8: bool,
+    ) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if self.role == Role::Client {
+            return Err(UsageError::ExternalOnClient);
+        }
+        if self.tx.owed() > 0 {
+            return Err(UsageError::ExternalPending);
+        }
+        let opcode = match (self.sending, kind) {
+            (None, MessageKind::Text) => Opcode::Text,
+            (None, MessageKind::Binary) => Opcode::Binary,
+            (Some(sending), _) if sending == kind => Opcode::Continuation,
+            (Some(_), _) => return Err(UsageError::MessageInProgress),
+        };
+        if opcode == Opcode::Continuation && self.sending_compressed {
+            return Err(UsageError::ExternalInCompressedMessage);
+        }
+        let mut utf8 = self.send_utf8.clone();
+        if check_utf8 {
+            utf8.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
+            if fin && !utf8.is_complete() {
+                return Err(UsageError::InvalidUtf8);
+            }
+        }
+        let limit = self.config.max_buffered_output;
+        self.tx.queue_external(opcode, fin, payload.len(), limit)?;
+        self.send_utf8 = utf8;
+        self.sending = if fin { None } else { Some(kind) };
+        self.sending_compressed = false;
+        Ok(())
+    }
+
+    /// Copies `rest`, the last [`external_owed`](Self::external_owed) bytes
+    /// of the payload given to [`send_external`](Self::send_external), into
+    /// the output queue in its place, so the caller may let go of the
+    /// payload: for a transport that would block, or a send that is
+    /// cancelled. Not held to `Config::max_buffered_output` (the payload was
+    /// accepted already); a fixed output buffer without room refuses with
+    /// [`UsageError::OutputFull`], and then the payload is still owed.
+    pub fn buffer_external(&mut self, rest: &[u8]) -> Result<(), UsageError> {
+        self.tx.buffer_external(rest)
+    }
+
     /// A whole message in one frame; `payload` is a `str`'s bytes when
     /// `kind` is text.
     #[inline(always)]
@@ -1273,8 +1383,12 @@ impl<S: Storage> Connection<S> {
                 self.tx.restore_pong(pong);
             }
         }
-        if self.tx.buffered() > 0 {
+        if !self.tx.pending().is_empty() {
             return Some(Transmit::Bytes(self.tx.pending()));
+        }
+        // The bytes before the external payload are out: it is due.
+        if self.tx.owed() > 0 {
+            return Some(Transmit::External(self.tx.owed()));
         }
         if self.shutdown == Shutdown::Due {
             self.shutdown = Shutdown::Done;
@@ -1290,7 +1404,10 @@ impl<S: Storage> Connection<S> {
     }
 
     /// Reports that the transport took the first `n` bytes of the last
-    /// [`Transmit::Bytes`].
+    /// [`Transmit::Bytes`] (or of the owed external payload after
+    /// [`Transmit::External`]). With an external payload owed, `n` may run
+    /// on from the queued bytes into the payload: see
+    /// [`send_external`](Self::send_external).
     pub fn transmitted(&mut self, n: usize) {
         self.tx.transmitted(n);
     }

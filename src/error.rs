@@ -273,6 +273,19 @@ pub enum UsageError {
     /// `Connection::from_upgraded` with permessage-deflate agreed but
     /// `Config::deflate` unset: the compressor's settings live there.
     DeflateNotConfigured,
+    /// `send_external` on a client: a client masks every frame with a fresh
+    /// key (RFC 6455 §5.3), so its payloads pass through the engine; use
+    /// `send`.
+    ExternalOnClient,
+    /// `send_external` while an earlier external payload is still owed
+    /// (`Connection::external_owed`).
+    ExternalPending,
+    /// `send_external` for a fragment of a message that is being sent
+    /// compressed: its frames continue one DEFLATE stream (RFC 7692 §6).
+    ExternalInCompressedMessage,
+    /// `buffer_external` given another number of bytes than
+    /// `Connection::external_owed` (which is zero when none is owed).
+    ExternalLengthMismatch,
 }
 
 impl UsageError {
@@ -299,6 +312,12 @@ impl UsageError {
             OutputFull => "output buffer is full",
             EntropyRequired => "a client connection needs an entropy source for masking",
             DeflateNotConfigured => "permessage-deflate agreed but Config::deflate is not set",
+            ExternalOnClient => "a client's frames are masked: send_external is for servers",
+            ExternalPending => "an earlier external payload is still owed",
+            ExternalInCompressedMessage => {
+                "a compressed message cannot continue with an external payload"
+            }
+            ExternalLengthMismatch => "not as many bytes as the external payload still owed",
         }
     }
 }

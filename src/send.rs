@@ -16,6 +16,11 @@
 //! * Bytes before `written` are never handed out again: they were written,
 //!   or are the gap (at most 63 bytes) that co-aligns a large unmasked
 //!   payload with its source when the buffer was empty.
+//! * At most one [`Hole`]: the payload of a frame queued with
+//!   [`queue_external`](Sender::queue_external), which the caller writes from
+//!   its own memory. It sits at `hole.at` in the byte stream, so
+//!   `written <= hole.at <= len`; bytes queued later go after it, and
+//!   nothing past it is handed out until the transport took all of it.
 
 use crate::buffer::Buffer;
 use crate::error::UsageError;
@@ -49,6 +54,18 @@ pub(crate) struct Sender<B> {
     /// RFC 6455 §5.5.3 lets a reply cover only the most recent Ping, so a
     /// ping flood costs one slot, not a queue.
     pong: Option<([u8; MAX_CONTROL_PAYLOAD], u8)>,
+    /// The external payload still owed, if any.
+    hole: Option<Hole>,
+}
+
+/// A frame payload that is not in the buffer: the caller writes it from its
+/// own memory (zero-copy sends), between `out[..at]` and `out[at..]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hole {
+    /// Where the payload sits among the queued bytes.
+    at: usize,
+    /// Payload bytes not yet reported written.
+    owed: usize,
 }
 
 impl<B: Buffer> Sender<B> {
@@ -58,26 +75,63 @@ impl<B: Buffer> Sender<B> {
             out,
             written: 0,
             pong: None,
+            hole: None,
         }
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued and not yet written (in the buffer: an external payload
+    /// is not counted, see [`owed`](Self::owed)).
     pub(crate) fn buffered(&self) -> usize {
         self.out.len() - self.written
     }
 
-    /// The unwritten bytes.
-    pub(crate) fn pending(&self) -> &[u8] {
-        self.out.as_slice().get(self.written..).unwrap_or(&[])
+    /// External payload bytes the caller still has to write.
+    pub(crate) fn owed(&self) -> usize {
+        self.hole.map_or(0, |hole| hole.owed)
     }
 
-    /// Retires `n` bytes the transport took (clamped to what is queued).
+    /// The unwritten bytes up to the external payload, if one is owed.
+    pub(crate) fn pending(&self) -> &[u8] {
+        let end = self.hole.map_or(self.out.len(), |hole| hole.at);
+        self.out.as_slice().get(self.written..end).unwrap_or(&[])
+    }
+
+    /// Retires `n` bytes the transport took, in stream order: the queued
+    /// bytes before an external payload, then that payload, then the rest
+    /// (clamped to what there is).
     pub(crate) fn transmitted(&mut self, n: usize) {
+        let mut n = n;
+        if let Some(hole) = self.hole.as_mut() {
+            let before = n.min(hole.at - self.written);
+            self.written += before;
+            n -= before;
+            if self.written == hole.at {
+                let paid = n.min(hole.owed);
+                hole.owed -= paid;
+                n -= paid;
+            }
+            if hole.owed == 0 {
+                self.hole = None;
+            }
+        }
+        // With a payload still owed, `n` is used up.
         self.written += n.min(self.buffered());
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
+            if let Some(hole) = self.hole.as_mut() {
+                hole.at = 0;
+            }
         }
+    }
+
+    /// Removes the written bytes from the front of the buffer.
+    fn drop_written(&mut self) {
+        self.out.remove_front(self.written);
+        if let Some(hole) = self.hole.as_mut() {
+            hole.at -= self.written;
+        }
+        self.written = 0;
     }
 
     /// Appends raw bytes (an HTTP head), unbounded on the heap: the
@@ -124,9 +178,11 @@ impl<B: Buffer> Sender<B> {
             }
         }
         self.compact();
-        // (Not in a fixed buffer, where the gap would cost room.)
+        // (Not in a fixed buffer, where the gap would cost room, nor with an
+        // external payload owed, which must stay after `written`.)
         let co_align = mask.is_none()
             && self.out.is_empty()
+            && self.hole.is_none()
             && payload.len() >= CO_ALIGN_MIN
             && self.out.fixed_capacity().is_none();
         let gap_room = if co_align { CO_ALIGN - 1 } else { 0 };
@@ -141,8 +197,7 @@ impl<B: Buffer> Sender<B> {
         if !self.out.reserve_within(needed, cap) {
             // Only a fixed buffer says no: the written bytes at its front
             // may be what is missing, so move the rest down and ask again.
-            self.out.remove_front(self.written);
-            self.written = 0;
+            self.drop_written();
             if !self.out.reserve_within(needed, cap) {
                 return Err(UsageError::OutputFull);
             }
@@ -171,6 +226,80 @@ impl<B: Buffer> Sender<B> {
                 self.out.push_slice(payload);
             }
         }
+        Ok(())
+    }
+
+    /// Appends the header of an unmasked frame whose `len` payload bytes the
+    /// caller writes itself, straight from its own memory, right after the
+    /// bytes queued so far: the copy into this buffer is skipped (a server's
+    /// large sends, with vectored writes). Only the header counts against
+    /// `limit`. The caller has checked that no other external payload is
+    /// owed.
+    pub(crate) fn queue_external(
+        &mut self,
+        opcode: Opcode,
+        fin: bool,
+        len: usize,
+        limit: usize,
+    ) -> Result<(), UsageError> {
+        debug_assert!(self.hole.is_none(), "one external payload at a time");
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: len as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        if self.buffered().saturating_add(head_len) > self.data_limit(limit) {
+            return Err(UsageError::OutputFull);
+        }
+        self.compact();
+        let head = &head[..head_len];
+        if !self.out.push_slice(head) {
+            self.drop_written();
+            if !self.out.push_slice(head) {
+                return Err(UsageError::OutputFull);
+            }
+        }
+        if len > 0 {
+            self.hole = Some(Hole {
+                at: self.out.len(),
+                owed: len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies `rest`, the external payload bytes still owed, into the buffer
+    /// where they belong, for a transport that cannot take them now: the
+    /// caller may then let go of its payload. Refused, and nothing changed,
+    /// unless `rest` is exactly as long as what is owed, or if a fixed buffer
+    /// has no room.
+    pub(crate) fn buffer_external(&mut self, rest: &[u8]) -> Result<(), UsageError> {
+        let Some(hole) = self.hole else {
+            return Err(UsageError::ExternalLengthMismatch);
+        };
+        if rest.len() != hole.owed {
+            return Err(UsageError::ExternalLengthMismatch);
+        }
+        if !self.out.reserve_within(rest.len(), usize::MAX) {
+            self.drop_written();
+            if !self.out.reserve_within(rest.len(), usize::MAX) {
+                return Err(UsageError::OutputFull);
+            }
+        }
+        // `drop_written` may have moved the hole.
+        let at = self.hole.map_or(hole.at, |hole| hole.at);
+        let old_len = self.out.len();
+        self.out.resize_zeroed(old_len + rest.len());
+        let buf = self.out.as_mut_slice();
+        buf.copy_within(at..old_len, at + rest.len());
+        if let Some(dst) = buf.get_mut(at..at + rest.len()) {
+            dst.copy_from_slice(rest);
+        }
+        self.hole = None;
         Ok(())
     }
 
@@ -271,8 +400,7 @@ impl<B: Buffer> Sender<B> {
     /// make the buffer creep; amortized O(1) per byte.
     fn compact(&mut self) {
         if self.written > 0 && self.written >= self.out.len() / 2 {
-            self.out.remove_front(self.written);
-            self.written = 0;
+            self.drop_written();
         }
     }
 }
@@ -335,6 +463,159 @@ mod tests {
             s.transmitted(504);
             assert_eq!(s.buffered(), 0);
         }
+    }
+
+    /// Drains `s` as a transport taking at most `chunk` bytes per write
+    /// would, writing an owed external payload from `external`.
+    fn drain(s: &mut Sender<Vec<u8>>, external: &[u8], chunk: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        loop {
+            let taken = if !s.pending().is_empty() {
+                let bytes = s.pending();
+                let n = bytes.len().min(chunk);
+                wire.extend_from_slice(&bytes[..n]);
+                n
+            } else if s.owed() > 0 {
+                let rest = &external[external.len() - s.owed()..];
+                let n = rest.len().min(chunk);
+                wire.extend_from_slice(&rest[..n]);
+                n
+            } else {
+                return wire;
+            };
+            s.transmitted(taken);
+        }
+    }
+
+    #[test]
+    fn external_payload_goes_between_the_frames_around_it() {
+        let external: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
+        let mut copied = Sender::<Vec<u8>>::default();
+        copied
+            .queue_frame(Opcode::Text, true, b"before", None, None)
+            .unwrap();
+        copied
+            .queue_frame(Opcode::Binary, true, &external, None, None)
+            .unwrap();
+        copied
+            .queue_frame(Opcode::Ping, true, b"after", None, None)
+            .unwrap();
+        let expected = drain(&mut copied, &[], usize::MAX);
+        for chunk in [1, 2, 7, 8, 9, 100, 311, usize::MAX] {
+            let mut s = Sender::<Vec<u8>>::default();
+            s.queue_frame(Opcode::Text, true, b"before", None, None)
+                .unwrap();
+            s.queue_external(Opcode::Binary, true, external.len(), usize::MAX)
+                .unwrap();
+            // Queued while the payload is owed: goes after it.
+            s.queue_frame(Opcode::Ping, true, b"after", None, None)
+                .unwrap();
+            assert_eq!(s.owed(), 300);
+            assert_eq!(drain(&mut s, &external, chunk), expected, "chunk {chunk}");
+            assert_eq!((s.owed(), s.buffered()), (0, 0));
+        }
+    }
+
+    #[test]
+    fn one_report_may_span_the_external_payload() {
+        let mut s = Sender::<Vec<u8>>::default();
+        s.queue_frame(Opcode::Text, true, b"ab", None, None)
+            .unwrap();
+        s.queue_external(Opcode::Binary, true, 10, usize::MAX)
+            .unwrap();
+        s.queue_frame(Opcode::Text, true, b"cd", None, None)
+            .unwrap();
+        assert_eq!(s.pending(), [0x81, 2, b'a', b'b', 0x82, 10]);
+        // A vectored write of the bytes before it and 3 payload bytes.
+        s.transmitted(6 + 3);
+        assert_eq!((s.pending(), s.owed()), (&[][..], 7));
+        // The rest of the payload and one byte after it, reported at once.
+        s.transmitted(7 + 1);
+        assert_eq!((s.pending(), s.owed()), (&[2, b'c', b'd'][..], 0));
+        // More than there is: clamped.
+        s.transmitted(100);
+        assert_eq!(s.buffered(), 0);
+    }
+
+    #[test]
+    fn buffered_external_payload_gives_the_same_stream() {
+        let external: Vec<u8> = (0..1000u32).map(|i| (i * 13) as u8).collect();
+        let mut copied = Sender::<Vec<u8>>::default();
+        copied
+            .queue_frame(Opcode::Text, true, b"x", None, None)
+            .unwrap();
+        copied
+            .queue_frame(Opcode::Binary, false, &external, None, None)
+            .unwrap();
+        copied
+            .queue_frame(Opcode::Pong, true, b"y", None, None)
+            .unwrap();
+        let expected = drain(&mut copied, &[], usize::MAX);
+        // The transport took part of the payload, then would block: the
+        // rest is copied in, in place, and the caller's buffer is free.
+        for written in [0, 1, 3, 4, 500, 1003] {
+            let mut s = Sender::<Vec<u8>>::default();
+            s.queue_frame(Opcode::Text, true, b"x", None, None).unwrap();
+            s.queue_external(Opcode::Binary, false, external.len(), usize::MAX)
+                .unwrap();
+            s.queue_frame(Opcode::Pong, true, b"y", None, None).unwrap();
+            let mut wire = s.pending().to_vec();
+            let before = wire.len();
+            let taken = written.min(before);
+            wire.truncate(taken);
+            s.transmitted(taken);
+            let paid = written - taken;
+            wire.extend_from_slice(&external[..paid]);
+            s.transmitted(paid);
+            assert_eq!(
+                s.buffer_external(&external[1..]),
+                Err(UsageError::ExternalLengthMismatch)
+            );
+            s.buffer_external(&external[paid..]).unwrap();
+            assert_eq!(s.owed(), 0);
+            assert_eq!(
+                s.buffer_external(&[]),
+                Err(UsageError::ExternalLengthMismatch)
+            );
+            wire.extend(drain(&mut s, &[], 5));
+            assert_eq!(wire, expected, "written {written}");
+        }
+    }
+
+    #[test]
+    fn external_header_is_held_to_the_limit() {
+        let mut s = Sender::<Vec<u8>>::default();
+        s.queue_frame(Opcode::Binary, true, &[0; 8], None, None)
+            .unwrap();
+        // 10 queued; a header of 4 bytes (126-byte payload) would make 14.
+        assert_eq!(
+            s.queue_external(Opcode::Binary, true, 126, 13),
+            Err(UsageError::OutputFull)
+        );
+        assert_eq!((s.buffered(), s.owed()), (10, 0));
+        // The payload itself is not held to it: it is not in the buffer.
+        s.queue_external(Opcode::Binary, true, 60_000, 14).unwrap();
+        assert_eq!((s.buffered(), s.owed()), (14, 60_000));
+    }
+
+    #[test]
+    fn compaction_keeps_the_external_payload_in_place() {
+        let external = [9u8; 50];
+        let mut s = Sender::<Vec<u8>>::default();
+        s.queue_frame(Opcode::Binary, true, &[1; 100], None, None)
+            .unwrap();
+        s.queue_external(Opcode::Binary, true, external.len(), usize::MAX)
+            .unwrap();
+        // Most of the first frame written: the next queue compacts.
+        s.transmitted(90);
+        s.queue_frame(Opcode::Binary, true, &[2; 3], None, None)
+            .unwrap();
+        let wire = drain(&mut s, &external, 16);
+        let mut expected = alloc::vec![1u8; 12];
+        expected.extend_from_slice(&[0x82, 50]);
+        expected.extend_from_slice(&external);
+        expected.extend_from_slice(&[0x82, 3, 2, 2, 2]);
+        assert_eq!(wire, expected);
     }
 
     #[test]

@@ -122,6 +122,7 @@ fn pump(from: &mut Connection, wire: &mut Vec<u8>) {
                 from.transmitted(n);
             }
             Transmit::Shutdown => panic!("unexpected shutdown"),
+            Transmit::External(_) => panic!("no external payloads here"),
         }
     }
 }

@@ -8,7 +8,10 @@
 //!    both ways through random chunk sizes and schedules, and one side
 //!    closes at a random point: nothing sent before the Close is lost, both
 //!    end with one clean `Closed` carrying the initiator's code, and the
-//!    transport is shut server first (§7.1.1).
+//!    transport is shut server first (§7.1.1). The server may send its
+//!    fragments with `send_external`, writing the payloads itself in the
+//!    same random chunks, and copying the rest in with `buffer_external`
+//!    now and then: the peer must see exactly the same.
 //! 3. Masking (§5.3): `hybi::mask::apply_mask` equals the byte-by-byte XOR of
 //!    the RFC for every length, offset, key and alignment.
 
@@ -293,6 +296,10 @@ struct Side {
     events: Vec<Ev>,
     /// The step at which `Transmit::Shutdown` was handed out.
     shutdown_at: Option<usize>,
+    /// Sends fragments with `send_external` when none is owed.
+    external: bool,
+    /// The payload of the last `send_external`.
+    payload: Vec<u8>,
 }
 
 impl Side {
@@ -305,7 +312,14 @@ impl Side {
             done: Vec::new(),
             events: Vec::new(),
             shutdown_at: None,
+            external: false,
+            payload: Vec::new(),
         }
+    }
+
+    /// The owed rest of the external payload.
+    fn owed(&self) -> &[u8] {
+        &self.payload[self.payload.len() - self.conn.external_owed()..]
     }
 
     /// Performs the next act; false if there was none to perform.
@@ -321,7 +335,21 @@ impl Side {
             self.stopped = true;
             return true;
         }
-        match perform(&mut self.conn, &act) {
+        // Now and then the owed payload is copied in, as an adapter does
+        // when the transport would block.
+        if self.conn.external_owed() > 0 && self.next % 3 == 0 {
+            let rest = self.owed().to_vec();
+            self.conn.buffer_external(&rest).expect("buffer_external");
+        }
+        let result = match &act {
+            Act::Frag { kind, bytes, fin } if self.external && self.conn.external_owed() == 0 => {
+                self.payload.clone_from(bytes);
+                self.conn.send_external(*kind, bytes, *fin)
+            }
+            // With a payload owed, other frames queue behind it.
+            _ => perform(&mut self.conn, &act),
+        };
+        match result {
             Ok(()) => self.done.push(act),
             // The peer's Close arrived and was answered: sending is over.
             Err(UsageError::NotOpen) => self.stopped = true,
@@ -345,6 +373,11 @@ fn transfer(from: &mut Side, to: &mut Side, chunk: usize, step: usize) -> bool {
         Some(Transmit::Bytes(b)) => {
             let n = chunk.clamp(1, b.len());
             b[..n].to_vec()
+        }
+        Some(Transmit::External(owed)) => {
+            let rest = from.owed();
+            assert_eq!(rest.len(), owed);
+            rest[..chunk.clamp(1, owed)].to_vec()
         }
     };
     from.conn.transmitted(bytes.len());
@@ -372,10 +405,12 @@ fn wired_pair(
     reason: &str,
     chunks: &[usize],
     schedule: &[u8],
+    server_external: bool,
 ) -> Result<(), TestCaseError> {
     let code = CloseCode(code);
     let mut client = Side::new(Role::Client, acts_of(client_steps));
     let mut server = Side::new(Role::Server, acts_of(server_steps));
+    server.external = server_external;
     {
         let initiator = if server_initiates {
             &mut server
@@ -489,6 +524,7 @@ proptest! {
         reason in close_reason(),
         chunks in vec(1usize..200, 1..8),
         schedule in vec(any::<u8>(), 1..16),
+        server_external in any::<bool>(),
     ) {
         wired_pair(
             &client_steps,
@@ -499,6 +535,7 @@ proptest! {
             &reason,
             &chunks,
             &schedule,
+            server_external,
         )?;
     }
 }

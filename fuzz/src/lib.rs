@@ -676,6 +676,8 @@ struct Side {
     /// Deadlines may send a keepalive Ping / an idle Close.
     keepalive: bool,
     idle: bool,
+    /// The payload of the last `send_external`, written from here.
+    external: Vec<u8>,
 }
 
 impl Side {
@@ -699,6 +701,7 @@ impl Side {
             reject,
             keepalive: config.keepalive_interval.is_some(),
             idle: config.idle_timeout.is_some(),
+            external: Vec::new(),
         }
     }
 
@@ -816,8 +819,22 @@ impl Side {
                 taken.extend_from_slice(&bytes[..n]);
                 self.conn.transmitted(n);
             }
-            Some(Transmit::Shutdown) => self.watch.shutdown(&self.conn),
-            None => {}
+            Some(Transmit::External(owed)) => {
+                assert!(owed > 0, "Transmit::External of nothing");
+                let rest = &self.external[self.external.len() - owed..];
+                let n = if k == 0 { owed } else { k.min(owed) };
+                taken.extend_from_slice(&rest[..n]);
+                self.conn.transmitted(n);
+            }
+            Some(Transmit::Shutdown) => {
+                assert_eq!(self.conn.external_owed(), 0, "shutdown with a payload owed");
+                self.watch.shutdown(&self.conn)
+            }
+            None => assert_eq!(
+                self.conn.external_owed(),
+                0,
+                "nothing to do, a payload owed"
+            ),
         }
         self.wire.extend_from_slice(&taken);
         taken
@@ -905,7 +922,50 @@ impl Pair {
         let i = usize::from(op >> 7) % self.sides.len();
         let side = &mut self.sides[i];
         match op & 0x0f {
-            0 | 15 => {
+            15 => {
+                let flags = input.byte();
+                if flags & 8 != 0 && side.conn.external_owed() > 0 {
+                    // The transport would block: the owed rest is copied in.
+                    let owed = side.conn.external_owed();
+                    let rest = side.external[side.external.len() - owed..].to_vec();
+                    // Copied in past the output limit (the caller's bytes,
+                    // accepted already): the bound grows by them.
+                    if let Some(limit) = side.watch.output_limit.as_mut() {
+                        *limit += owed;
+                    }
+                    side.conn
+                        .buffer_external(&rest)
+                        .expect("buffer_external with exactly the owed bytes");
+                    assert_eq!(side.conn.external_owed(), 0);
+                    return;
+                }
+                let kind = if flags & 1 != 0 {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                let fin = flags & 2 != 0;
+                let len = usize::from(input.byte()) << (flags >> 4);
+                let raw = input.bytes(len);
+                let payload = if kind == MessageKind::Text && flags & 4 == 0 {
+                    String::from_utf8_lossy(raw).into_owned().into_bytes()
+                } else {
+                    raw.to_vec()
+                };
+                let owed_before = side.conn.external_owed();
+                let before = Snapshot::of(&side.conn);
+                let ok = side
+                    .command(|c| c.send_external(kind, &payload, fin))
+                    .is_ok();
+                if ok {
+                    assert_eq!(side.role, Role::Server, "external send on a client");
+                    assert_eq!(owed_before, 0, "two external payloads owed");
+                    assert_eq!(side.conn.external_owed(), payload.len());
+                    side.external.clone_from(&payload);
+                }
+                side.sent(before, ok, kind, &payload, fin);
+            }
+            0 => {
                 let flags = input.byte();
                 let kind = if flags & 1 != 0 {
                     MessageKind::Text
@@ -1617,7 +1677,8 @@ impl Watch {
             assert_eq!(conn.state(), State::Closed, "not Closed after Closed");
         }
         if let Some(limit) = self.output_limit {
-            let buffered = conn.buffered_output();
+            // An owed external payload is not in memory.
+            let buffered = conn.buffered_output() - conn.external_owed();
             assert!(buffered <= limit, "{buffered} bytes queued, limit {limit}");
         }
     }
@@ -1840,6 +1901,7 @@ fn take_output(conn: &mut Connection, watch: &mut Watch) -> Vec<u8> {
                 conn.transmitted(n);
             }
             Transmit::Shutdown => watch.shutdown(conn),
+            Transmit::External(_) => panic!("no external sends outside api_ops"),
         }
     }
     bytes

@@ -12,6 +12,7 @@ use embedded_io_async::{Read, Write};
 use super::{Core, Decision, Error, Handshake};
 use crate::close::CloseCode;
 use crate::connection::{Connection, DefaultStorage, State, Transmit};
+use crate::error::UsageError;
 use crate::event::{Event, MessageKind};
 use crate::handshake::Request;
 use crate::storage::Storage;
@@ -170,6 +171,9 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
                     self.core.conn.transmitted(n);
                 }
                 Transmit::Shutdown => self.core.shut = true,
+                // Only after `send_external` on the connection itself: this
+                // adapter cannot write a payload it was not given.
+                Transmit::External(_) => return Err(UsageError::ExternalPending.into()),
             }
         }
         self.transport.flush().await.map_err(Error::Transport)

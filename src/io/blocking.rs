@@ -39,15 +39,16 @@
 //! was written. Drop the `WebSocket` to close the transport.
 
 use std::boxed::Box;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::time::Instant as Clock;
 
 use super::driver::{process, Driver, ReadBuffer, Step};
-use super::{Decision, Error, Message};
+use super::{sends_external, Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
+use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
@@ -224,12 +225,21 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Sends a whole text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        if sends_external(&self.conn, text.len(), Compression::Auto) {
+            self.conn.send_external_text(text)?;
+            return self.write_external(text.as_bytes());
+        }
         self.conn.send_text(text)?;
         self.flush()
     }
 
     /// Sends a whole binary message.
     pub fn send_binary(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if sends_external(&self.conn, payload.len(), Compression::Auto) {
+            self.conn
+                .send_external(MessageKind::Binary, payload, true)?;
+            return self.write_external(payload);
+        }
         self.conn.send_binary(payload)?;
         self.flush()
     }
@@ -255,7 +265,44 @@ impl<S: Read + Write> WebSocket<S> {
         fin: bool,
         compression: Compression,
     ) -> Result<(), Error> {
+        if sends_external(&self.conn, payload.len(), compression) {
+            match self.conn.send_external(kind, payload, fin) {
+                Ok(()) => return self.write_external(payload),
+                // A compressed message goes on compressed, through the queue.
+                Err(UsageError::ExternalInCompressedMessage) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
         self.conn.send_with(kind, payload, fin, compression)?;
+        self.flush()
+    }
+
+    /// Writes the frame header queued by `send_external` and `payload`
+    /// after it with vectored writes, so the payload is not copied, then the
+    /// rest of the output. If the transport fails or would block first,
+    /// the payload's unwritten rest is copied into the engine, so a retry
+    /// of [`flush`](Self::flush) loses nothing, as after any send.
+    fn write_external(&mut self, payload: &[u8]) -> Result<(), Error> {
+        while self.conn.external_owed() > 0 {
+            let owed = self.conn.external_owed();
+            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            let queued = match self.conn.poll_transmit() {
+                Some(Transmit::Bytes(bytes)) => bytes,
+                _ => &[],
+            };
+            let parts = [IoSlice::new(queued), IoSlice::new(rest)];
+            let error = match self.stream.write_vectored(&parts) {
+                Ok(0) => ErrorKind::WriteZero.into(),
+                Ok(n) => {
+                    self.conn.transmitted(n);
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            self.conn.buffer_external(rest)?;
+            return Err(Error::Io(error));
+        }
         self.flush()
     }
 
@@ -302,6 +349,8 @@ impl<S: Read + Write> WebSocket<S> {
                 // A generic stream cannot half-close; the transport closes
                 // when the WebSocket is dropped.
                 Transmit::Shutdown => self.shut = true,
+                // `write_external` never returns with a payload owed.
+                Transmit::External(_) => return Err(Error::Usage(UsageError::ExternalPending)),
             }
         }
         self.stream.flush().map_err(Error::Io)

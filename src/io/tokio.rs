@@ -86,7 +86,7 @@ use core::future::poll_fn;
 use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use std::boxed::Box;
-use std::io::{self as stdio, ErrorKind};
+use std::io::{self as stdio, ErrorKind, IoSlice};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Wake, Waker};
 
@@ -95,7 +95,7 @@ use ::futures_sink::Sink;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::driver::{process, Driver, ReadBuffer, Step};
-use super::{Decision, Error, Message};
+use super::{sends_external, Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
@@ -206,6 +206,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Sends any [`Message`]: waits for room below the high-water mark,
     /// queues it, and waits until it is written.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        if let Some((kind, payload)) = external_data(&self.inner.conn, &message) {
+            poll_fn(|cx| {
+                self.inner
+                    .poll_queue_fragment(cx, kind, payload, true, Compression::Auto, true)
+            })
+            .await?;
+            return poll_fn(|cx| self.inner.poll_flush_all(cx)).await;
+        }
         poll_fn(|cx| self.inner.poll_room(cx, self.inner.high_water)).await?;
         self.inner.start_send(message)?;
         poll_fn(|cx| self.inner.poll_flush_all(cx)).await
@@ -236,7 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     ) -> Result<(), Error> {
         poll_fn(|cx| {
             self.inner
-                .poll_queue_fragment(cx, kind, payload, fin, compression)
+                .poll_queue_fragment(cx, kind, payload, fin, compression, false)
         })
         .await?;
         poll_fn(|cx| self.inner.poll_flush_all(cx)).await
@@ -425,6 +433,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReadHalf<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
     /// Sends any [`Message`]; see [`WebSocketStream::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        let external = external_data(&lock(&self.shared).conn, &message);
+        if let Some((kind, payload)) = external {
+            poll_fn(|cx| {
+                lock(&self.shared).poll_queue_fragment(
+                    cx,
+                    kind,
+                    payload,
+                    true,
+                    Compression::Auto,
+                    true,
+                )
+            })
+            .await?;
+            return poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await;
+        }
         poll_fn(|cx| {
             let mut inner = lock(&self.shared);
             let high_water = inner.high_water;
@@ -455,8 +478,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
         fin: bool,
         compression: Compression,
     ) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_queue_fragment(cx, kind, payload, fin, compression))
-            .await?;
+        poll_fn(|cx| {
+            lock(&self.shared).poll_queue_fragment(cx, kind, payload, fin, compression, false)
+        })
+        .await?;
         poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
     }
 
@@ -925,6 +950,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
                 // `poll_shutdown` flushes first (tokio's contract).
                 Some(Transmit::Shutdown) => self.write_side = WriteSide::ShuttingDown,
+                // `write_external` never leaves a payload owed.
+                Some(Transmit::External(_)) => {
+                    break Poll::Ready(Err(stdio::Error::other(UsageError::ExternalPending)));
+                }
                 None => {
                     if self.needs_flush {
                         let waker =
@@ -1011,7 +1040,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Queues one fragment from borrowed bytes, waiting for room as a send
     /// does; such bytes cannot be held, so a fragment that does not fit
-    /// waits for the output to drain.
+    /// waits for the output to drain. A server's large payload is written
+    /// straight away instead (`write_external`). `whole_str`: the payload is
+    /// a whole message's `str`, so it needs no UTF-8 check.
     fn poll_queue_fragment(
         &mut self,
         cx: &mut Context<'_>,
@@ -1019,10 +1050,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         payload: &[u8],
         fin: bool,
         compression: Compression,
+        whole_str: bool,
     ) -> Poll<Result<(), Error>> {
         loop {
             let high_water = self.high_water;
             ready!(self.poll_room(cx, high_water))?;
+            if sends_external(&self.conn, payload.len(), compression) {
+                // A text fragment is checked as UTF-8 here; a whole `str`
+                // from `send` needs no check.
+                let check_utf8 = kind == MessageKind::Text && !whole_str;
+                match self.conn.queue_external(kind, payload, fin, check_utf8) {
+                    Ok(()) => return Poll::Ready(self.write_external(cx, payload)),
+                    // A compressed message goes on compressed, queued.
+                    Err(UsageError::ExternalInCompressedMessage) => {}
+                    Err(error) => return Poll::Ready(Err(error.into())),
+                }
+            }
             match self.conn.send_with(kind, payload, fin, compression) {
                 Ok(()) => return Poll::Ready(Ok(())),
                 Err(UsageError::OutputFull) if self.conn.buffered_output() > 0 => {
@@ -1031,6 +1074,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Err(error) => return Poll::Ready(Err(error.into())),
             }
         }
+    }
+
+    /// Writes the header `queue_external` queued and `payload` after it
+    /// (with what was queued before) in vectored writes, as far as the
+    /// transport takes them now, so the payload is not copied. What it does
+    /// not take is copied into the engine before this returns: no payload is
+    /// owed once a poll ends, because the send may be cancelled at its next
+    /// await and the read half writes through the same engine.
+    fn write_external(&mut self, cx: &mut Context<'_>, payload: &[u8]) -> Result<(), Error> {
+        let mut waker: Option<Waker> = None;
+        let mut progressed = false;
+        let result = loop {
+            let owed = self.conn.external_owed();
+            if owed == 0 {
+                break Ok(());
+            }
+            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            let queued = match self.conn.poll_transmit() {
+                Some(Transmit::Bytes(bytes)) => bytes,
+                _ => &[],
+            };
+            let waker = waker.get_or_insert_with(|| self.wakers.register(Side::Write, cx.waker()));
+            let mut wcx = Context::from_waker(waker);
+            let parts = [IoSlice::new(queued), IoSlice::new(rest)];
+            match Pin::new(&mut self.stream).poll_write_vectored(&mut wcx, &parts) {
+                Poll::Pending => break Ok(()),
+                Poll::Ready(Ok(0)) => break Err(ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => {
+                    self.conn.transmitted(n);
+                    self.needs_flush = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => break Err(e),
+            }
+        };
+        let owed = self.conn.external_owed();
+        if owed > 0 {
+            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            self.conn.buffer_external(rest)?;
+        }
+        if progressed {
+            self.wakers.wake_other(Side::Write);
+        }
+        // The flush that follows registers again if it has to wait.
+        if waker.is_some() {
+            self.wakers.clear(Side::Write);
+        }
+        result.map_err(Error::Io)
     }
 
     /// Writes everything, the held message included.
@@ -1052,6 +1144,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
         self.poll_output(cx, Side::Write, 0).map_err(Error::Io)
     }
+}
+
+/// A data message a server sends with `send_external` (see
+/// `sends_external`): its kind and payload.
+fn external_data<'m>(conn: &Connection, message: &'m Message) -> Option<(MessageKind, &'m [u8])> {
+    let (kind, payload) = match message {
+        Message::Text(text) => (MessageKind::Text, text.as_bytes()),
+        Message::Binary(bytes) => (MessageKind::Binary, &bytes[..]),
+        _ => return None,
+    };
+    sends_external(conn, payload.len(), Compression::Auto).then_some((kind, payload))
 }
 
 /// The engine command for a message.

@@ -234,6 +234,7 @@ pub fn take_output(conn: &mut Connection) -> (Vec<u8>, bool) {
                 conn.transmitted(n);
             }
             Transmit::Shutdown => shutdown = true,
+            Transmit::External(_) => panic!("take_output cannot write an external payload"),
         }
     }
     (bytes, shutdown)

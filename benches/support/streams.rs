@@ -9,7 +9,9 @@
 //! loop, handing out at most the read size per `read` call, as a socket does.
 #![allow(dead_code)] // reason: each bench uses a different part of this file
 
-use hybi::{Accept, ClientRequest, Config, Connection, Entropy, Event, Instant, Transmit};
+use hybi::{
+    Accept, ClientRequest, Config, Connection, Entropy, Event, Instant, MessageKind, Role, Transmit,
+};
 
 /// What a message carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,22 +410,41 @@ impl HybiDecoder {
     }
 }
 
-/// hybi's encoder: queue one message, hand its bytes to `sink` (the
-/// transport), retire them.
+/// Payloads from which a server sends with `send_external`, as the std and
+/// tokio adapters do (`EXTERNAL_MIN` in src/io/mod.rs).
+pub const EXTERNAL_MIN: usize = 8 * KIB;
+
+/// hybi's encoder as its adapters drive it: queue one message, hand its
+/// bytes to `sink` (the transport), retire them. A server's large payload
+/// is not copied into the engine: the header is queued, and the transport
+/// gets the header and then the caller's payload (one vectored write).
 /// `text` is the payload as a `str` for a text message.
 pub fn hybi_encode(
     conn: &mut Connection,
     payload: &[u8],
     text: Option<&str>,
-    sink: impl FnOnce(&[u8]),
+    mut sink: impl FnMut(&[u8]),
 ) {
-    match text {
-        Some(text) => conn.send_text(text).expect("send"),
-        None => conn.send_binary(payload).expect("send"),
-    }
-    if let Some(Transmit::Bytes(bytes)) = conn.poll_transmit() {
-        let n = bytes.len();
-        sink(bytes);
+    let external = conn.role() == Role::Server && payload.len() >= EXTERNAL_MIN;
+    let queued = match (text, external) {
+        (Some(text), true) => conn.send_external_text(text),
+        (None, true) => conn.send_external(MessageKind::Binary, payload, true),
+        (Some(text), false) => conn.send_text(text),
+        (None, false) => conn.send_binary(payload),
+    };
+    queued.expect("send");
+    loop {
+        let n = match conn.poll_transmit() {
+            Some(Transmit::Bytes(bytes)) => {
+                sink(bytes);
+                bytes.len()
+            }
+            Some(Transmit::External(owed)) => {
+                sink(&payload[payload.len() - owed..]);
+                owed
+            }
+            _ => return,
+        };
         conn.transmitted(n);
     }
 }

@@ -104,7 +104,8 @@ pub enum Transmit<'a> {
 /// * **Getters**: [`role`](Self::role), [`state`](Self::state),
 ///   [`subprotocol`](Self::subprotocol), [`close_sent`](Self::close_sent),
 ///   [`close_received`](Self::close_received), [`error`](Self::error),
-///   [`buffered_output`](Self::buffered_output).
+///   [`buffered_output`](Self::buffered_output),
+///   [`external_owed`](Self::external_owed).
 /// * **Inputs**, which never do I/O: [`handle_input`](Self::handle_input)
 ///   (bytes read from the transport; unmasks them in place and lends them
 ///   back as events), [`handle_eof`](Self::handle_eof) (the peer shut its
@@ -112,7 +113,9 @@ pub enum Transmit<'a> {
 /// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) for a
 ///   server's pending request; [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`ping`](Self::ping),
-///   [`pong`](Self::pong), [`close`](Self::close). A command either queues
+///   [`pong`](Self::pong), [`close`](Self::close); for a server's large
+///   payloads, [`send_external`](Self::send_external), which queues only
+///   the header (the caller writes the payload). A command either queues
 ///   whole frames or returns a [`UsageError`] and changes nothing.
 /// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
 ///   [`transmitted`](Self::transmitted), and

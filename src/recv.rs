@@ -132,6 +132,11 @@ impl Receiver {
         if let Some(error) = self.pending_error.take() {
             return (0, Some(Err(error)));
         }
+        if self.frame.is_none() && self.header_len == 0 && self.message.is_none() {
+            if let Some(step) = self.whole_frame(input, config) {
+                return step;
+            }
+        }
         let mut pos = 0;
         loop {
             let frame = match self.frame {
@@ -313,6 +318,76 @@ impl Receiver {
             };
             return (pos, Some(Ok(data)));
         }
+    }
+
+    /// The fast path, for the most common input between messages: a whole
+    /// unfragmented text or binary frame at the start of `input`, with no
+    /// RSV bits, masked as expected, a 7- or 16-bit length (minimal) and
+    /// within the limits. It is returned in one step, with no state written:
+    /// nothing of it outlives the call. Anything else, and invalid text,
+    /// returns `None` with `input` as it was, for the general path (which
+    /// gives the same item for such a frame, and finds every error).
+    /// Measured on 16-byte messages (perf/, callgrind): about a third fewer
+    /// instructions per message than the general path.
+    #[inline(always)]
+    fn whole_frame(&mut self, input: &mut [u8], config: &Config) -> Option<Step> {
+        let [b0, b1, ..] = *input else {
+            return None;
+        };
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        if (b1 & 0x80 != 0) != self.expect_masked {
+            return None;
+        }
+        let (len, mut start) = match b1 & 0x7f {
+            126 => {
+                let [_, _, high, low, ..] = *input else {
+                    return None;
+                };
+                match usize::from(u16::from_be_bytes([high, low])) {
+                    // Not minimal: the general path decides (a setting).
+                    ..=125 => return None,
+                    len => (len, 4),
+                }
+            }
+            127 => return None,
+            short => (usize::from(short), 2),
+        };
+        let key = match self.expect_masked {
+            true => {
+                let key: [u8; 4] = input.get(start..start + 4)?.try_into().ok()?;
+                start += 4;
+                Some(key)
+            }
+            false => None,
+        };
+        let end = start + len;
+        let limit = config.max_frame_size.min(config.max_message_size);
+        if end > input.len() || len as u64 > limit {
+            return None;
+        }
+        let payload = input.get_mut(start..end)?;
+        if let Some(key) = key {
+            apply_mask(payload, key, 0);
+        }
+        if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
+            // Put the bytes back: the general path finds where it fails.
+            if let Some(key) = key {
+                apply_mask(payload, key, 0);
+            }
+            return None;
+        }
+        let data = Item::Data {
+            kind,
+            start,
+            end,
+            fin: true,
+            compressed: false,
+        };
+        Some((end, Some(Ok(data))))
     }
 
     /// The payload of the last control frame returned.

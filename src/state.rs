@@ -107,7 +107,21 @@ pub(crate) enum Shutdown {
 
 impl<S: Storage> Connection<S> {
     /// Ends the transient phases that existed only to lend an event.
+    #[inline(always)]
     pub(crate) fn settle(&mut self) {
+        // Called on every input and command: the usual answer, "nothing to
+        // do", stays inline.
+        if matches!(
+            self.phase,
+            Phase::JustAccepted(_) | Phase::Rejected { lent: true, .. }
+        ) {
+            self.settle_phase();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn settle_phase(&mut self) {
         match self.phase {
             Phase::JustAccepted(_) => {
                 if let Phase::JustAccepted(accepted) =

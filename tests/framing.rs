@@ -350,3 +350,85 @@ fn text_kind_round_trips_through_a_pair() {
     assert_eq!(events, vec![text("héllo wörld"), binary(&[0, 1, 2])]);
     let _ = MessageKind::Text;
 }
+
+// The receiver decodes a whole small frame in one step (recv.rs,
+// `whole_frame`) and leaves everything else to its general path. Fed whole,
+// each input below reaches the one-step path first; `feed_open` also feeds
+// it a byte at a time (general path only) and must see the same events and
+// output. These are the inputs where the one-step path must step aside.
+both_roles!(one_step_path_agrees_where_it_steps_aside, |role| {
+    // Invalid text in a whole frame: the valid prefix, then 1007.
+    let bad = text_frame(role, true, b"ok\xff!");
+    let out = feed(role, &bad);
+    let ok = Ev::Data {
+        kind: MessageKind::Text,
+        payload: b"ok".to_vec(),
+        fin: false,
+    };
+    assert_eq!(out.events[0], ok);
+    assert_eq!(out.events.last(), Some(&failed(InvalidUtf8)));
+    // A text frame ending inside a code point.
+    let cut = text_frame(role, true, &"é".as_bytes()[..1]);
+    assert_eq!(feed(role, &cut).events.last(), Some(&failed(InvalidUtf8)));
+    // The wrong masking for this role.
+    let wrong = raw_frame_to(
+        if role == Role::Server {
+            Role::Client
+        } else {
+            Role::Server
+        },
+        0x82,
+        b"x",
+    );
+    let error = if role == Role::Server {
+        UnmaskedFrame
+    } else {
+        MaskedFrame
+    };
+    assert_eq!(feed(role, &wrong).events, vec![failed(error)]);
+    // RSV bits, and a frame over the limits (here 10 bytes).
+    let rsv = raw_frame_to(role, 0xc2, b"x");
+    assert_eq!(feed(role, &rsv).events, vec![failed(ReservedBits)]);
+    let mut small = Config::default();
+    small.max_message_size = 10;
+    let big = binary_frame(role, true, &[1; 11]);
+    let out = feed_open(role, small, &big);
+    assert_eq!(out.events, vec![failed(MessageTooLarge)]);
+    // A 16-bit length that 7 bits could hold: allowed by default, refused
+    // when configured.
+    let mut loose = header(role, 0x82, 300);
+    loose[1] = (loose[1] & 0x80) | 126;
+    loose[2..4].copy_from_slice(&100u16.to_be_bytes());
+    let mut non_minimal = loose[..4].to_vec();
+    non_minimal.extend_from_slice(&loose[loose.len() - 4 * usize::from(role == Role::Server)..]);
+    let payload = [9u8; 100];
+    let masked: Vec<u8> = payload
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if role == Role::Server {
+                b ^ KEY[i % 4]
+            } else {
+                *b
+            }
+        })
+        .collect();
+    non_minimal.extend_from_slice(&masked);
+    assert_eq!(feed(role, &non_minimal).events, vec![binary(&payload)]);
+    let mut strict = Config::default();
+    strict.reject_non_minimal_lengths = true;
+    let out = feed_open(role, strict, &non_minimal);
+    assert_eq!(out.events, vec![failed(NonMinimalLength)]);
+    // Whole frames back to back, a fragment between them, and an empty one.
+    let stream = cat(&[
+        binary_frame(role, true, b"one"),
+        text_frame(role, false, b"t"),
+        cont_frame(role, true, b"wo"),
+        text_frame(role, true, b""),
+        binary_frame(role, true, &[7; 300]),
+    ]);
+    assert_eq!(
+        feed(role, &stream).events,
+        vec![binary(b"one"), text("two"), text(""), binary(&[7; 300])]
+    );
+});

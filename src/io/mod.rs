@@ -1,4 +1,4 @@
-//! Adapters that own a transport and drive a [`Connection`](crate::Connection)
+//! Adapters that own a transport and drive a [`Connection`]
 //! over it, each behind a feature. The core never imports this module.
 //!
 //! Each adapter is thin: it moves bytes between the transport and the

@@ -1110,6 +1110,7 @@ impl<S: Storage> Connection<S> {
     /// [`send_external`](Self::send_external) for a whole text message:
     /// a `str` is UTF-8 already, so there is no pass over it.
     pub fn send_external_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.check_can_send()?;
         if self.sending.is_some() {
             return Err(UsageError::MessageInProgress);
         }

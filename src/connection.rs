@@ -1038,24 +1038,48 @@ impl<S: Storage> Connection<S> {
         compression: Compression,
     ) -> Result<(), UsageError> {
         self.check_can_send()?;
-        // RFC 6455 §5.4: one message at a time; continuations use opcode 0.
-        let opcode = match (self.sending, kind) {
-            (None, MessageKind::Text) => Opcode::Text,
-            (None, MessageKind::Binary) => Opcode::Binary,
-            (Some(sending), _) if sending == kind => Opcode::Continuation,
-            (Some(_), _) => return Err(UsageError::MessageInProgress),
-        };
+        let opcode = self.fragment_opcode(kind)?;
+        let utf8 = self.text_checked(payload, fin, kind == MessageKind::Text)?;
+        self.queue_data(opcode, payload, fin, compression)?;
+        self.fragment_sent(kind, fin, utf8);
+        Ok(())
+    }
+
+    /// RFC 6455 §5.4: one message at a time; its continuations use opcode 0
+    /// and the kind it began with.
+    fn fragment_opcode(&self, kind: MessageKind) -> Result<Opcode, UsageError> {
+        match (self.sending, kind) {
+            (None, MessageKind::Text) => Ok(Opcode::Text),
+            (None, MessageKind::Binary) => Ok(Opcode::Binary),
+            (Some(sending), _) if sending == kind => Ok(Opcode::Continuation),
+            (Some(_), _) => Err(UsageError::MessageInProgress),
+        }
+    }
+
+    /// The sender's UTF-8 state after `payload`, when `check` (text that is
+    /// not a whole `str`): valid as far as it goes, and ending on a code
+    /// point with `fin`. Returned, not stored, so a refused send changes
+    /// nothing.
+    fn text_checked(
+        &self,
+        payload: &[u8],
+        fin: bool,
+        check: bool,
+    ) -> Result<Utf8Validator, UsageError> {
         let mut utf8 = self.send_utf8.clone();
-        if kind == MessageKind::Text {
+        if check {
             utf8.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
             if fin && !utf8.is_complete() {
                 return Err(UsageError::InvalidUtf8);
             }
         }
-        self.queue_data(opcode, payload, fin, compression)?;
+        Ok(utf8)
+    }
+
+    /// A data frame of `kind` was queued.
+    fn fragment_sent(&mut self, kind: MessageKind, fin: bool, utf8: Utf8Validator) {
         self.send_utf8 = utf8;
         self.sending = if fin { None } else { Some(kind) };
-        Ok(())
     }
 
     /// Sends a whole text message in one frame. Refused while a fragmented
@@ -1133,26 +1157,14 @@ impl<S: Storage> Connection<S> {
         if self.tx.owed() > 0 {
             return Err(UsageError::ExternalPending);
         }
-        let opcode = match (self.sending, kind) {
-            (None, MessageKind::Text) => Opcode::Text,
-            (None, MessageKind::Binary) => Opcode::Binary,
-            (Some(sending), _) if sending == kind => Opcode::Continuation,
-            (Some(_), _) => return Err(UsageError::MessageInProgress),
-        };
+        let opcode = self.fragment_opcode(kind)?;
         if opcode == Opcode::Continuation && self.sending_compressed {
             return Err(UsageError::ExternalInCompressedMessage);
         }
-        let mut utf8 = self.send_utf8.clone();
-        if check_utf8 {
-            utf8.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
-            if fin && !utf8.is_complete() {
-                return Err(UsageError::InvalidUtf8);
-            }
-        }
+        let utf8 = self.text_checked(payload, fin, check_utf8)?;
         let limit = self.config.max_buffered_output;
         self.tx.queue_external(opcode, fin, payload.len(), limit)?;
-        self.send_utf8 = utf8;
-        self.sending = if fin { None } else { Some(kind) };
+        self.fragment_sent(kind, fin, utf8);
         self.sending_compressed = false;
         Ok(())
     }

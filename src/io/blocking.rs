@@ -285,7 +285,9 @@ impl<S: Read + Write> WebSocket<S> {
     fn write_external(&mut self, payload: &[u8]) -> Result<(), Error> {
         while self.conn.external_owed() > 0 {
             let owed = self.conn.external_owed();
-            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            let rest = payload
+                .get(payload.len().saturating_sub(owed)..)
+                .unwrap_or_default();
             let queued = match self.conn.poll_transmit() {
                 Some(Transmit::Bytes(bytes)) => bytes,
                 _ => &[],

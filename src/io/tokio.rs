@@ -1090,7 +1090,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if owed == 0 {
                 break Ok(());
             }
-            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            let rest = payload
+                .get(payload.len().saturating_sub(owed)..)
+                .unwrap_or_default();
             let queued = match self.conn.poll_transmit() {
                 Some(Transmit::Bytes(bytes)) => bytes,
                 _ => &[],
@@ -1112,7 +1114,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         };
         let owed = self.conn.external_owed();
         if owed > 0 {
-            let rest = payload.get(payload.len() - owed..).unwrap_or_default();
+            let rest = payload
+                .get(payload.len().saturating_sub(owed)..)
+                .unwrap_or_default();
             self.conn.buffer_external(rest)?;
         }
         if progressed {

@@ -34,20 +34,16 @@ pub mod handshake;
 #[cfg(feature = "std")]
 pub mod io;
 pub mod mask;
-mod recv;
-mod send;
-mod state;
-pub mod storage;
 pub mod time;
-mod timer;
-#[cfg(feature = "alloc")]
-pub mod upgraded;
 pub mod utf8;
 
 #[cfg(feature = "alloc")]
 pub use assemble::{Message, MessageAssembler};
 pub use close::CloseCode;
 pub use config::Config;
+pub use connection::storage;
+#[cfg(feature = "alloc")]
+pub use connection::upgraded::Negotiated;
 pub use connection::{Compression, Connection, DefaultStorage, Input, Role, State, Transmit};
 pub use entropy::Entropy;
 #[cfg(feature = "std")]
@@ -61,5 +57,3 @@ pub use handshake::ClientRequest;
 pub use handshake::{accept_key, AcceptKey};
 pub use handshake::{Accept, Request, Response};
 pub use time::Instant;
-#[cfg(feature = "alloc")]
-pub use upgraded::Negotiated;

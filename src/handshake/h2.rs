@@ -89,8 +89,8 @@ use core::fmt;
 use super::server::Accept;
 use super::tokens::{is_field_value, is_token, ListItems};
 use crate::config::Config;
+use crate::connection::upgraded::Negotiated;
 use crate::error::UsageError;
-use crate::upgraded::Negotiated;
 
 /// Why a header list is not a WebSocket extended CONNECT (RFC 8441); each
 /// maps to the status to answer with ([`http_status`](Self::http_status)).

@@ -34,8 +34,8 @@ use super::h2::{ConnectError, ConnectRequest, ConnectResponse};
 use super::reject::write_error_response;
 use super::server::{parse_any_request, write_accept, Accept, ParsedRequest, Request};
 use crate::config::Config;
+use crate::connection::upgraded::Negotiated;
 use crate::error::{ProtocolError, UsageError};
-use crate::upgraded::Negotiated;
 
 /// A valid HTTP/1.1 WebSocket upgrade request, copied out of an
 /// `http::Request`; [`request`](Self::request) is the same view the engine

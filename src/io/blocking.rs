@@ -46,13 +46,13 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{sends_external, Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
+use crate::connection::upgraded::Negotiated;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
-use crate::upgraded::Negotiated;
 
 /// A WebSocket connection over a blocking or non-blocking stream.
 #[derive(Debug)]

@@ -98,13 +98,13 @@ use super::driver::{process, Driver, ReadBuffer, Step};
 use super::{sends_external, Decision, Error, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
+use crate::connection::upgraded::Negotiated;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::error::UsageError;
 use crate::event::{Closed, MessageKind};
 use crate::handshake::{ClientRequest, Request};
 use crate::time::Instant;
-use crate::upgraded::Negotiated;
 
 /// The most queued output at which a send may start: large enough that a
 /// fast peer never waits on it, small enough to bound a slow peer's cost.

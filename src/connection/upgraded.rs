@@ -42,13 +42,13 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::state::Phase;
+use super::{Connection, Role};
 use crate::config::Config;
-use crate::connection::{Connection, Role};
 use crate::entropy::Entropy;
 use crate::error::UsageError;
 #[cfg(feature = "deflate")]
 use crate::extensions::deflate::DeflateParams;
-use crate::state::Phase;
 use crate::time::Instant;
 
 /// What an opening handshake done elsewhere agreed: a subprotocol and, with

@@ -40,16 +40,16 @@
 
 use crate::buffer::HeadWriter;
 
+use super::storage::Storage;
+use super::timer::Timer;
+use super::{Connection, Role, State};
 use crate::close::CloseCode;
-use crate::connection::{Connection, Role, State};
 use crate::error::ProtocolError;
 use crate::event::Closed;
 use crate::frame::Opcode;
 use crate::handshake::{
     write_error_response, AcceptKey, HeadReader, ParsedRequest, ParsedResponse,
 };
-use crate::storage::Storage;
-use crate::timer::Timer;
 
 /// Where a connection is; see the module docs for the diagram.
 #[derive(Debug)]

@@ -110,17 +110,17 @@ enum Answer {
 
 /// HTTP/1.1: `GET /ws` with `Upgrade: websocket`, answered with a 101.
 fn upgrade_h1(request: &Request<Incoming>, config: &Config) -> Answer {
-    let upgrade = match upgrade_request(request, config) {
+    let upgrade = match upgrade_request(request, config.handshake_settings()) {
         Ok(upgrade) => upgrade,
         Err(e) => return Answer::Refuse(upgrade_error_response(e)),
     };
     let view = upgrade.request();
-    let accept = if view.is_protocol_offered(PROTOCOL) {
-        Accept::new().protocol(PROTOCOL)
+    let accept = if view.offers_subprotocol(PROTOCOL) {
+        Accept::new().subprotocol(PROTOCOL)
     } else {
         Accept::new()
     };
-    match upgrade.accept(&accept, config) {
+    match upgrade.accept(&accept, config.handshake_settings()) {
         Ok((response, negotiated)) => Answer::Accept(response.map(|()| String::new()), negotiated),
         Err(e) => Answer::Refuse(status(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     }
@@ -137,12 +137,12 @@ fn upgrade_h2(request: &Request<Incoming>, config: &Config) -> Answer {
         Ok(connect) => connect,
         Err(e) => return Answer::Refuse(connect_error_response(e).map(|()| e.to_string())),
     };
-    let accept = if connect.is_protocol_offered(PROTOCOL) {
-        Accept::new().protocol(PROTOCOL)
+    let accept = if connect.offers_subprotocol(PROTOCOL) {
+        Accept::new().subprotocol(PROTOCOL)
     } else {
         Accept::new()
     };
-    match connect.accept(&accept, config) {
+    match connect.accept(&accept, config.handshake_settings()) {
         Ok(answer) => Answer::Accept(
             connect_response(&answer).map(|()| String::new()),
             answer.into_negotiated(),

@@ -15,31 +15,33 @@
 use alloc::vec::Vec;
 use core::str;
 
-use crate::event::{Data, MessageKind};
+use crate::event::Data;
+use crate::frame::MessageKind;
 
-/// A complete message.
+/// A complete message, borrowed from the chunk it arrived in or from the
+/// assembler's buffer (the adapters' owned one is `io::Message`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message<'a> {
+pub enum MessageRef<'a> {
     /// A text message.
     Text(&'a str),
     /// A binary message.
     Binary(&'a [u8]),
 }
 
-impl<'a> Message<'a> {
+impl<'a> MessageRef<'a> {
     /// The message's bytes, whatever its kind.
     pub fn as_bytes(&self) -> &'a [u8] {
         match self {
-            Message::Text(text) => text.as_bytes(),
-            Message::Binary(bytes) => bytes,
+            MessageRef::Text(text) => text.as_bytes(),
+            MessageRef::Binary(bytes) => bytes,
         }
     }
 
     /// Text or binary.
     pub fn kind(&self) -> MessageKind {
         match self {
-            Message::Text(_) => MessageKind::Text,
-            Message::Binary(_) => MessageKind::Binary,
+            MessageRef::Text(_) => MessageKind::Text,
+            MessageRef::Binary(_) => MessageKind::Binary,
         }
     }
 }
@@ -47,13 +49,13 @@ impl<'a> Message<'a> {
 /// Joins the [`Data`] chunks of each message.
 ///
 /// ```
-/// use hybi::{Data, Message, MessageAssembler, MessageKind};
+/// use hybi::{Data, MessageAssembler, MessageKind, MessageRef};
 ///
 /// let mut assembler = MessageAssembler::new();
 /// let first = Data { kind: MessageKind::Text, payload: b"Hel", fin: false };
 /// assert_eq!(assembler.push(first), None);
 /// let last = Data { kind: MessageKind::Text, payload: b"lo", fin: true };
-/// assert_eq!(assembler.push(last), Some(Message::Text("Hello")));
+/// assert_eq!(assembler.push(last), Some(MessageRef::Text("Hello")));
 /// ```
 #[derive(Debug, Default)]
 pub struct MessageAssembler {
@@ -72,7 +74,7 @@ impl MessageAssembler {
     ///
     /// The message borrows the chunk (if it was the whole message) or the
     /// assembler's buffer, until the next call.
-    pub fn push<'a>(&'a mut self, data: Data<'a>) -> Option<Message<'a>> {
+    pub fn push<'a>(&'a mut self, data: Data<'a>) -> Option<MessageRef<'a>> {
         if self.handed_out {
             self.buffer.clear();
             self.handed_out = false;
@@ -94,10 +96,10 @@ impl MessageAssembler {
             // free of unsafe code, and a failure would surface as binary
             // rather than as a panic.
             MessageKind::Text => match str::from_utf8(bytes) {
-                Ok(text) => Message::Text(text),
-                Err(_) => Message::Binary(bytes),
+                Ok(text) => MessageRef::Text(text),
+                Err(_) => MessageRef::Binary(bytes),
             },
-            MessageKind::Binary => Message::Binary(bytes),
+            MessageKind::Binary => MessageRef::Binary(bytes),
         })
     }
 
@@ -124,7 +126,7 @@ mod tests {
             payload,
             fin: true,
         });
-        assert_eq!(message, Some(Message::Binary(b"abc")));
+        assert_eq!(message, Some(MessageRef::Binary(b"abc")));
         assert_eq!(
             message.map(|m| m.as_bytes().as_ptr()),
             Some(payload.as_ptr())
@@ -149,7 +151,7 @@ mod tests {
                 payload: b"t",
                 fin: true,
             });
-            assert_eq!(message, Some(Message::Text("ét")), "round {round}");
+            assert_eq!(message, Some(MessageRef::Text("ét")), "round {round}");
         }
         assert_eq!(assembler.buffered(), 0);
     }
@@ -170,6 +172,6 @@ mod tests {
             payload: b"",
             fin: true,
         });
-        assert_eq!(message, Some(Message::Binary(b"x")));
+        assert_eq!(message, Some(MessageRef::Binary(b"x")));
     }
 }

@@ -16,55 +16,40 @@ use core::fmt;
 /// Implemented by `Vec<u8>` (with `alloc`) and by [`FixedBuffer`]; sealed,
 /// because the engine's invariants depend on exactly these two behaviours.
 pub trait Buffer: fmt::Debug + Default + sealed::Sealed {
-    #[doc(hidden)]
     fn as_slice(&self) -> &[u8];
-    #[doc(hidden)]
     fn as_mut_slice(&mut self) -> &mut [u8];
     /// The most bytes it can ever hold, if it cannot grow.
-    #[doc(hidden)]
     fn fixed_capacity(&self) -> Option<usize>;
     /// Makes room for `additional` more bytes, growing by doubling but
     /// never past `cap` (the memory a bounded buffer may take is its bound,
     /// not the next power of two above it). `false` if it cannot hold them.
-    #[doc(hidden)]
     fn reserve_within(&mut self, additional: usize, cap: usize) -> bool;
     /// Appends `bytes`; `false`, and unchanged, if they do not fit.
-    #[doc(hidden)]
     fn push_slice(&mut self, bytes: &[u8]) -> bool;
     /// Grows or shrinks to `len` bytes, new bytes zero; `false`, and
     /// unchanged, if `len` does not fit.
-    #[doc(hidden)]
     fn resize_zeroed(&mut self, len: usize) -> bool;
-    #[doc(hidden)]
     fn truncate(&mut self, len: usize);
     /// Removes the first `n` bytes, moving the rest to the front.
-    #[doc(hidden)]
     fn remove_front(&mut self, n: usize);
     /// Empties it and gives back heap memory (nothing to give for a slice).
-    #[doc(hidden)]
     fn release(&mut self);
     /// Gives back heap memory beyond what is in use.
-    #[doc(hidden)]
     fn shrink(&mut self);
     /// The heap buffer, for a compressor that writes into a `Vec`; `None`
     /// for a fixed one.
     #[cfg(feature = "alloc")]
-    #[doc(hidden)]
     fn as_vec(&mut self) -> Option<&mut alloc::vec::Vec<u8>>;
     /// The address of the first byte, for co-aligning copies.
-    #[doc(hidden)]
     fn address(&self) -> usize {
         self.as_slice().as_ptr().addr()
     }
-    #[doc(hidden)]
     fn len(&self) -> usize {
         self.as_slice().len()
     }
-    #[doc(hidden)]
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    #[doc(hidden)]
     fn clear(&mut self) {
         self.truncate(0);
     }

@@ -123,3 +123,19 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// The handshake limits and permessage-deflate configuration of this
+    /// `Config`, for the handshake helpers used without a connection
+    /// ([`http::upgrade_request`](crate::handshake::http::upgrade_request),
+    /// [`h2::ConnectRequest::accept`](crate::handshake::h2::ConnectRequest::accept)).
+    #[cfg(feature = "alloc")]
+    pub fn handshake_settings(&self) -> crate::handshake::Settings<'_> {
+        let settings = crate::handshake::Settings::new()
+            .max_size(self.max_handshake_size)
+            .max_headers(self.max_headers);
+        #[cfg(feature = "deflate")]
+        let settings = settings.deflate(self.deflate.as_ref());
+        settings
+    }
+}

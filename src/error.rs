@@ -249,11 +249,6 @@ pub enum UsageError {
     /// More extra headers on an `Accept` than it holds without a heap
     /// (`Accept::MAX_HEADERS_WITHOUT_ALLOC`; only in builds without `alloc`).
     TooManyHeaders,
-    /// A proxy URL that is not `[http://][user[:password]@]host[:port][/]`.
-    InvalidProxyUrl,
-    /// A proxy URL with a scheme other than `http` (`https://`, `socks5://`):
-    /// only HTTP CONNECT proxies reached over plain TCP are supported.
-    UnsupportedProxyScheme,
     /// A control frame payload (ping, pong, close reason plus code) over 125
     /// bytes (§5.5).
     ControlPayloadTooLong,
@@ -267,9 +262,6 @@ pub enum UsageError {
     /// Queuing this would grow the output past `Config::max_buffered_output`;
     /// write out what `poll_transmit` gives first.
     OutputFull,
-    /// `Connection::from_upgraded` for a client without an entropy source:
-    /// a client masks every frame with a fresh random key (RFC 6455 §5.3).
-    EntropyRequired,
     /// `Connection::from_upgraded` with permessage-deflate agreed but
     /// `Config::deflate` unset: the compressor's settings live there.
     DeflateNotConfigured,
@@ -303,14 +295,11 @@ impl UsageError {
             InvalidUri => "not a valid ws:// or wss:// URI",
             InvalidStatus => "invalid HTTP status for a rejection",
             TooManyHeaders => "too many extra headers for an allocation-free Accept",
-            InvalidProxyUrl => "not a valid http:// proxy URL",
-            UnsupportedProxyScheme => "only http:// proxies are supported",
             ControlPayloadTooLong => "control frame payload over 125 bytes",
             InvalidCloseCode => "close code may not be sent",
             MessageInProgress => "a fragmented message is in progress",
             InvalidUtf8 => "text is not valid UTF-8",
             OutputFull => "output buffer is full",
-            EntropyRequired => "a client connection needs an entropy source for masking",
             DeflateNotConfigured => "permessage-deflate agreed but Config::deflate is not set",
             ExternalOnClient => "a client's frames are masked: send_external is for servers",
             ExternalPending => "an earlier external payload is still owed",

@@ -8,16 +8,8 @@ use core::str;
 
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
+use crate::frame::MessageKind;
 use crate::handshake::{Request, Response};
-
-/// The two kinds of data message (RFC 6455 §5.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageKind {
-    /// UTF-8 text, validated by the engine.
-    Text,
-    /// Arbitrary bytes.
-    Binary,
-}
 
 /// A piece of a data message, delivered as its bytes arrive.
 ///

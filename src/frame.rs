@@ -9,6 +9,15 @@
 
 use crate::error::ProtocolError;
 
+/// The two kinds of data message (RFC 6455 §5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text, validated by the engine.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
 /// The longest possible frame header: 2 + 8 (64-bit length) + 4 (mask key).
 pub const MAX_HEADER_LEN: usize = 14;
 

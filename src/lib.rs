@@ -16,16 +16,18 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(any(feature = "std", feature = "embedded-io"))]
+mod adapter;
 #[cfg(feature = "alloc")]
 mod assemble;
-pub mod buffer;
+mod buffer;
 pub mod close;
-pub mod config;
+mod config;
 mod connection;
 #[cfg(feature = "embedded-io")]
 pub mod embedded;
-pub mod entropy;
-pub mod error;
+mod entropy;
+mod error;
 mod event;
 #[cfg(feature = "deflate")]
 pub mod extensions;
@@ -34,26 +36,28 @@ pub mod handshake;
 #[cfg(feature = "std")]
 pub mod io;
 pub mod mask;
-pub mod time;
+mod time;
+mod token;
 pub mod utf8;
 
 #[cfg(feature = "alloc")]
-pub use assemble::{Message, MessageAssembler};
+pub use assemble::{MessageAssembler, MessageRef};
 pub use close::CloseCode;
 pub use config::Config;
 pub use connection::storage;
-#[cfg(feature = "alloc")]
-pub use connection::upgraded::Negotiated;
 pub use connection::{Compression, Connection, DefaultStorage, Input, Role, State, Transmit};
 pub use entropy::Entropy;
 #[cfg(feature = "std")]
 pub use entropy::OsEntropy;
 pub use error::{ProtocolError, UsageError};
-pub use event::{Closed, Data, Event, MessageKind};
+pub use event::{Closed, Data, Event};
 #[cfg(feature = "deflate")]
 pub use extensions::deflate::{DeflateConfig, DeflateParams};
+pub use frame::MessageKind;
 #[cfg(feature = "alloc")]
 pub use handshake::ClientRequest;
+#[cfg(feature = "alloc")]
+pub use handshake::Negotiated;
 pub use handshake::{accept_key, AcceptKey};
-pub use handshake::{Accept, Request, Response};
+pub use handshake::{Accept, Decision, Reject, Request, Response};
 pub use time::Instant;

@@ -19,10 +19,11 @@ use std::thread;
 use std::time::Duration;
 
 use embedded_io_adapters::std::FromStd;
-use hybi::embedded::{blocking, Decision, Error};
+use hybi::embedded::{blocking, Error};
 use hybi::handshake::BorrowedRequest;
 use hybi::io::Message;
 use hybi::storage::{FixedBuffers, Storage};
+use hybi::Decision;
 use hybi::{ClientRequest, CloseCode, Config, Connection, Event, Instant, MessageKind, OsEntropy};
 
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -372,7 +373,7 @@ fn blocking_empty_buffer_and_rejection() {
         Err(Error::BufferTooSmall)
     );
 
-    // A server that rejects: the handshake ends with `Closed`, and the std
+    // A server that rejects: the handshake ends with `Refused`, and the std
     // client sees the status and body.
     let (listener, port) = tcp_pair();
     let client = thread::spawn(move || {
@@ -389,8 +390,8 @@ fn blocking_empty_buffer_and_rejection() {
     let mut ws =
         blocking::WebSocket::new(conn, FromStd::new(with_timeouts(stream)), &mut buf, clock);
     assert!(matches!(
-        ws.handshake(|_| Decision::reject(404, b"no such socket")),
-        Err(Error::Closed)
+        ws.handshake(|_| Decision::reject(404, "no such socket")),
+        Err(Error::Refused(404))
     ));
     drop(ws);
     assert_eq!(client.join().unwrap(), (404, b"no such socket".to_vec()));

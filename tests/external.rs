@@ -308,6 +308,9 @@ struct Trickle {
     vectored_calls: usize,
 }
 
+/// No read timeouts: deadlines run when a read returns.
+impl hybi::io::blocking::Transport for Trickle {}
+
 impl Read for Trickle {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.input.read(buf)? {
@@ -350,7 +353,7 @@ fn trickle_server(per_write: usize) -> hybi::io::blocking::WebSocket<Trickle> {
         vectored_calls: 0,
     };
     let mut ws = hybi::io::blocking::WebSocket::server(stream, Config::default());
-    ws.handshake(|_| hybi::io::Decision::accept()).unwrap();
+    ws.handshake(|_| hybi::Decision::accept()).unwrap();
     let stream = ws.get_mut();
     let head_end = stream
         .wire

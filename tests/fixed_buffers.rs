@@ -61,10 +61,10 @@ fn own(event: Event<'_>) -> Ev {
     match event {
         Event::Request(r) => Ev::Request {
             path: r.path().to_string(),
-            protocols: r.protocols().map(String::from).collect(),
+            protocols: r.subprotocols().map(String::from).collect(),
         },
         Event::Accepted(r) => Ev::Accepted {
-            protocol: r.protocol().map(String::from),
+            protocol: r.subprotocol().map(String::from),
         },
         Event::Rejected { response, body } => Ev::Rejected {
             status: response.status(),
@@ -166,8 +166,7 @@ fn fixed_server_against_heap_client() {
         let mut client = heap_client(
             ClientRequest::new("ws://device.local/feed")
                 .unwrap()
-                .protocol("v1")
-                .protocol("v2"),
+                .subprotocols(&["v1", "v2"]),
         );
 
         let events = feed(&mut server, &take_output(&mut client), chunk);
@@ -178,7 +177,7 @@ fn fixed_server_against_heap_client() {
                 protocols: vec!["v1".into(), "v2".into()]
             }]
         );
-        server.accept(Accept::new().protocol("v2")).unwrap();
+        server.accept(Accept::new().subprotocol("v2")).unwrap();
         assert_eq!(server.subprotocol(), Some("v2"));
         assert_eq!(server.state(), State::Open);
         let events = feed(&mut client, &take_output(&mut server), chunk);
@@ -262,7 +261,7 @@ fn fixed_client_against_heap_server() {
     let request = BorrowedRequest::new("ws://example.com:8080/chat?room=1")
         .unwrap()
         .origin("http://example.com")
-        .protocols(&["chat", "superchat"])
+        .subprotocols(&["chat", "superchat"])
         .headers(&[("Authorization", "Bearer abc")]);
     let mut client = Connection::client_in(
         Config::default(),
@@ -286,9 +285,8 @@ fn fixed_client_against_heap_server() {
         ClientRequest::new("ws://example.com:8080/chat?room=1")
             .unwrap()
             .origin("http://example.com")
-            .protocol("chat")
-            .protocol("superchat")
-            .header("Authorization", "Bearer abc"),
+            .subprotocols(&["chat", "superchat"])
+            .headers(&[("Authorization", "Bearer abc")]),
         TestRng(9),
         Instant::ZERO,
     )
@@ -301,7 +299,9 @@ fn fixed_client_against_heap_server() {
     let mut server = Connection::server(Config::default(), Instant::ZERO);
     let events = feed(&mut server, &request_bytes, 5);
     assert!(matches!(&events[..], [Ev::Request { path, .. }] if path == "/chat"));
-    server.accept(Accept::new().protocol("superchat")).unwrap();
+    server
+        .accept(Accept::new().subprotocol("superchat"))
+        .unwrap();
     server.send_text("welcome").unwrap();
     let events = merge(feed(&mut client, &take_output(&mut server), 3));
     assert_eq!(
@@ -381,7 +381,7 @@ fn request_head_larger_than_the_handshake_buffer_is_431() {
     let mut client = heap_client(
         ClientRequest::new("ws://h/")
             .unwrap()
-            .header("Cookie", &"x".repeat(300)),
+            .headers(&[("Cookie", &"x".repeat(300))]),
     );
     let events = feed(&mut server, &take_output(&mut client), 64);
     assert_eq!(
@@ -428,7 +428,9 @@ fn borrowed_request_is_validated_like_client_request() {
     let mut rng = TestRng(3);
     let result = Connection::client_in(
         Config::default(),
-        BorrowedRequest::new("ws://h/").unwrap().protocols(&["a b"]),
+        BorrowedRequest::new("ws://h/")
+            .unwrap()
+            .subprotocols(&["a b"]),
         &mut rng,
         FixedBuffers {
             output: &mut output,
@@ -617,7 +619,7 @@ fn zero_allocations_in_either_role() {
 
     // Server role.
     let (mut output, mut handshake) = ([0u8; 2048], [0u8; 1024]);
-    let mut client = heap_client(ClientRequest::new("ws://h/x").unwrap().protocol("p"));
+    let mut client = heap_client(ClientRequest::new("ws://h/x").unwrap().subprotocols(&["p"]));
     let mut request = take_output(&mut client);
     meter::start();
     let mut server = Connection::server_in(
@@ -629,7 +631,7 @@ fn zero_allocations_in_either_role() {
         Instant::ZERO,
     );
     assert_eq!(count_events(&mut server, &mut request), 1);
-    server.accept(Accept::new().protocol("p")).unwrap();
+    server.accept(Accept::new().subprotocol("p")).unwrap();
     server.send_text("hello").unwrap();
     let n = drain_into(&mut server, &mut wire);
     assert_eq!(
@@ -667,7 +669,9 @@ fn zero_allocations_in_either_role() {
     meter::start();
     let mut fixed_client = Connection::client_in(
         Config::default(),
-        BorrowedRequest::new("ws://h/").unwrap().protocols(&["p"]),
+        BorrowedRequest::new("ws://h/")
+            .unwrap()
+            .subprotocols(&["p"]),
         &mut rng,
         FixedBuffers {
             output: &mut output,
@@ -679,7 +683,7 @@ fn zero_allocations_in_either_role() {
     let n = drain_into(&mut fixed_client, &mut wire);
     assert_eq!(meter::stats().peak, 0, "client construction allocated");
     feed(&mut peer, &wire[..n], 4096);
-    peer.accept(Accept::new().protocol("p")).unwrap();
+    peer.accept(Accept::new().subprotocol("p")).unwrap();
     peer.send_text("hi").unwrap();
     peer.close(CloseCode::NORMAL, "").unwrap();
     let mut answer = take_output(&mut peer);

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use hybi::{
     accept_key, Accept, ClientRequest, CloseCode, Config, Connection, Entropy, Event, MessageKind,
-    OsEntropy, ProtocolError, ProtocolError::*, Role, State, UsageError,
+    OsEntropy, ProtocolError, ProtocolError::*, Reject, Role, State, UsageError,
 };
 
 // ---- helpers ----
@@ -238,9 +238,8 @@ fn client_for(request: ClientRequest, seed: u8) -> (Connection, Vec<u8>, String)
 fn chat_client() -> (Connection, String) {
     let request = ClientRequest::new("ws://server.example.com/chat")
         .unwrap()
-        .protocol("chat")
-        .protocol("superchat")
-        .extension("permessage-deflate; client_max_window_bits");
+        .subprotocols(&["chat", "superchat"])
+        .extensions(&["permessage-deflate; client_max_window_bits"]);
     let (client, _, key) = client_for(request, 0);
     (client, key)
 }
@@ -407,7 +406,7 @@ fn server_request_view_getters() {
         assert_eq!(r.key(), "dGhlIHNhbXBsZSBub25jZQ==");
         // §11.3.4: several lines form one list, in order of preference.
         assert_eq!(
-            r.protocols().collect::<Vec<_>>(),
+            r.subprotocols().collect::<Vec<_>>(),
             ["chat", "superchat", "v2.chat"]
         );
         assert_eq!(
@@ -419,8 +418,8 @@ fn server_request_view_getters() {
         assert_eq!(r.header("COOKIE"), Some(&b"session=abc"[..]));
         assert_eq!(r.header("sec-websocket-version"), Some(&b"13"[..]));
         assert_eq!(r.header("Authorization"), None);
-        assert!(r.is_protocol_offered("superchat"));
-        assert!(!r.is_protocol_offered("Chat"));
+        assert!(r.offers_subprotocol("superchat"));
+        assert!(!r.offers_subprotocol("Chat"));
         assert_eq!(r.headers().count(), 10);
         assert_eq!(
             r.headers().next(),
@@ -431,7 +430,7 @@ fn server_request_view_getters() {
     let (_, ()) = with_request(RFC_REQUEST, |r| {
         assert_eq!(r.query(), None);
         assert_eq!(r.extensions().count(), 0);
-        assert_eq!(r.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+        assert_eq!(r.subprotocols().collect::<Vec<_>>(), ["chat", "superchat"]);
     });
 }
 
@@ -440,9 +439,9 @@ fn server_request_view_getters() {
 // VECTORS.md "Full example exchange" (RFC 6455 §1.2/§1.3): byte for byte.
 #[test]
 fn server_accept_chat_writes_vectors_101_exactly() {
-    let (mut server, offered) = with_request(RFC_REQUEST, |r| r.is_protocol_offered("chat"));
+    let (mut server, offered) = with_request(RFC_REQUEST, |r| r.offers_subprotocol("chat"));
     assert!(offered);
-    server.accept(Accept::new().protocol("chat")).unwrap();
+    server.accept(Accept::new().subprotocol("chat")).unwrap();
     assert_eq!(server.subprotocol(), Some("chat"));
     assert_eq!(server.state(), State::Open);
     let (bytes, shutdown) = take_output(&mut server);
@@ -479,7 +478,7 @@ fn server_accept_unoffered_subprotocol_is_refused_then_can_accept() {
     let (mut server, ()) = with_request(RFC_REQUEST, |_| ());
     for bad in ["mqtt", "Chat", "chat, superchat", ""] {
         assert_eq!(
-            server.accept(Accept::new().protocol(bad)),
+            server.accept(Accept::new().subprotocol(bad)),
             Err(UsageError::SubprotocolNotOffered),
             "{bad:?}"
         );
@@ -487,7 +486,9 @@ fn server_accept_unoffered_subprotocol_is_refused_then_can_accept() {
         assert_eq!(server.state(), State::Handshaking);
         assert_eq!(server.subprotocol(), None);
     }
-    server.accept(Accept::new().protocol("superchat")).unwrap();
+    server
+        .accept(Accept::new().subprotocol("superchat"))
+        .unwrap();
     assert_eq!(server.subprotocol(), Some("superchat"));
     let (bytes, _) = take_output(&mut server);
     let (head, body) = split_response(&bytes);
@@ -503,7 +504,7 @@ fn server_accept_with_set_cookie_header() {
     server
         .accept(
             Accept::new()
-                .protocol("chat")
+                .subprotocol("chat")
                 .header("Set-Cookie", "id=42; HttpOnly"),
         )
         .unwrap();
@@ -594,7 +595,7 @@ fn server_accepts_echo_server_shape_absolute_form() {
             r.extensions().collect::<Vec<_>>(),
             ["permessage-deflate; client_max_window_bits"]
         );
-        assert_eq!(r.protocols().count(), 0);
+        assert_eq!(r.subprotocols().count(), 0);
     });
     server.accept(Accept::new()).unwrap();
     let (bytes, _) = take_output(&mut server);
@@ -655,7 +656,11 @@ fn server_accepts_browser_shape_any_case() {
 fn server_reject_403_writes_response_then_closes() {
     let (mut server, ()) = with_request(RFC_REQUEST, |_| ());
     server
-        .reject(403, &[("X-Reason", "origin")], b"forbidden")
+        .reject(
+            Reject::new(403)
+                .header("X-Reason", "origin")
+                .body(b"forbidden"),
+        )
         .unwrap();
     assert_eq!(server.state(), State::Closed);
     let (bytes, shutdown) = take_output(&mut server);
@@ -687,7 +692,7 @@ fn server_reject_with_status_101_or_99_is_invalid() {
     let (mut server, ()) = with_request(RFC_REQUEST, |_| ());
     for status in [101, 99, 100, 199, 600, 0] {
         assert_eq!(
-            server.reject(status, &[], b""),
+            server.reject(Reject::new(status)),
             Err(UsageError::InvalidStatus),
             "{status}"
         );
@@ -695,7 +700,7 @@ fn server_reject_with_status_101_or_99_is_invalid() {
         assert_eq!(server.state(), State::Handshaking);
     }
     server
-        .reject(401, &[("WWW-Authenticate", "Basic realm=\"ws\"")], b"")
+        .reject(Reject::new(401).header("WWW-Authenticate", "Basic realm=\"ws\""))
         .unwrap();
     let (bytes, shutdown) = take_output(&mut server);
     let (head, body) = split_response(&bytes);
@@ -1007,7 +1012,7 @@ fn accept_twice_or_before_request_is_no_pending_request() {
         Err(UsageError::NoPendingRequest)
     );
     assert_eq!(
-        server.reject(403, &[], b""),
+        server.reject(Reject::new(403)),
         Err(UsageError::NoPendingRequest)
     );
     let mut req = RFC_REQUEST.to_vec();
@@ -1019,7 +1024,7 @@ fn accept_twice_or_before_request_is_no_pending_request() {
         Err(UsageError::NoPendingRequest)
     );
     assert_eq!(
-        server.reject(403, &[], b""),
+        server.reject(Reject::new(403)),
         Err(UsageError::NoPendingRequest)
     );
     assert_eq!(server.buffered_output(), len, "no second answer written");
@@ -1036,7 +1041,7 @@ fn accept_on_client_is_no_pending_request() {
         Err(UsageError::NoPendingRequest)
     );
     assert_eq!(
-        client.reject(403, &[], b""),
+        client.reject(Reject::new(403)),
         Err(UsageError::NoPendingRequest)
     );
     // Also once open.
@@ -1063,10 +1068,9 @@ fn client_request_has_every_header() {
     let request = ClientRequest::new("ws://server.example.com/chat")
         .unwrap()
         .origin("http://example.com")
-        .protocol("chat")
-        .protocol("superchat")
-        .extension("permessage-deflate; client_max_window_bits")
-        .header("Cookie", "session=abc");
+        .subprotocols(&["chat", "superchat"])
+        .extensions(&["permessage-deflate; client_max_window_bits"])
+        .headers(&[("Cookie", "session=abc")]);
     assert_eq!(request.host(), "server.example.com");
     assert_eq!(request.port(), 80);
     assert!(!request.is_secure());
@@ -1207,12 +1211,15 @@ fn client_header_injection_is_refused() {
     };
     let base = || ClientRequest::new("ws://server.example.com/chat").unwrap();
     assert_eq!(
-        make(base().header("X", "a\r\nb")),
+        make(base().headers(&[("X", "a\r\nb")])),
         UsageError::InvalidHeader
     );
-    assert_eq!(make(base().header("X", "a\nb")), UsageError::InvalidHeader);
     assert_eq!(
-        make(base().header("X\r\nEvil", "b")),
+        make(base().headers(&[("X", "a\nb")])),
+        UsageError::InvalidHeader
+    );
+    assert_eq!(
+        make(base().headers(&[("X\r\nEvil", "b")])),
         UsageError::InvalidHeader
     );
     assert_eq!(
@@ -1221,11 +1228,14 @@ fn client_header_injection_is_refused() {
     );
     // A header the handshake sets itself.
     assert_eq!(
-        make(base().header("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")),
+        make(base().headers(&[("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")])),
         UsageError::InvalidHeader
     );
     // §4.1 item 10: subprotocols are tokens.
-    assert_eq!(make(base().protocol("a b")), UsageError::InvalidToken);
+    assert_eq!(
+        make(base().subprotocols(&["a b"])),
+        UsageError::InvalidToken
+    );
 }
 
 // ---- client: the response (§4.1) ----
@@ -1238,8 +1248,7 @@ fn client_accepts_vectors_full_example() {
     let request = ClientRequest::new("ws://server.example.com/chat")
         .unwrap()
         .origin("http://example.com")
-        .protocol("chat")
-        .protocol("superchat");
+        .subprotocols(&["chat", "superchat"]);
     let entropy = FixedNonce {
         nonce: b"the sample nonce".to_vec(),
         next: 0,
@@ -1258,7 +1267,7 @@ fn client_accepts_vectors_full_example() {
         Some(Event::Accepted(r)) => {
             assert_eq!(r.status(), 101);
             assert_eq!(r.reason(), "Switching Protocols");
-            assert_eq!(r.protocol(), Some("chat"));
+            assert_eq!(r.subprotocol(), Some("chat"));
             assert_eq!(
                 r.header("sec-websocket-accept"),
                 Some(&b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="[..])
@@ -1677,7 +1686,7 @@ fn client_302_redirect_exposes_location() {
         Some(Event::Rejected { response, body }) => {
             assert_eq!(response.status(), 302);
             assert_eq!(response.location(), Some("ws://other.example.com/chat"));
-            assert_eq!(response.protocol(), None);
+            assert_eq!(response.subprotocol(), None);
             assert!(body.is_empty());
         }
         other => panic!("{other:?}"),
@@ -1831,8 +1840,7 @@ fn client_and_server_handshake_and_exchange() {
         let request = ClientRequest::new("ws://server.example.com:9000/chat?v=2")
             .unwrap()
             .origin("http://example.com")
-            .protocol("chat")
-            .protocol("superchat");
+            .subprotocols(&["chat", "superchat"]);
         let mut client = Connection::client(
             Config::default(),
             request,
@@ -1853,7 +1861,9 @@ fn client_and_server_handshake_and_exchange() {
             "chunk {chunk}"
         );
         // The server's preference differs from the client's order.
-        server.accept(Accept::new().protocol("superchat")).unwrap();
+        server
+            .accept(Accept::new().subprotocol("superchat"))
+            .unwrap();
         let (bytes, shutdown) = take_output(&mut server);
         assert!(!shutdown);
         let n = chunk.min(bytes.len());
@@ -1933,7 +1943,11 @@ fn plain_get_is_handed_to_the_application_when_enabled() {
         Err(hybi::UsageError::NotAnUpgrade)
     );
     server
-        .reject(200, &[("Content-Type", "text/html")], b"<p>hi</p>")
+        .reject(
+            Reject::new(200)
+                .header("Content-Type", "text/html")
+                .body(b"<p>hi</p>"),
+        )
         .unwrap();
     let (out, shutdown) = take_output(&mut server);
     let text = String::from_utf8(out).unwrap();

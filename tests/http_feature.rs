@@ -28,13 +28,16 @@ fn rfc6455_request() -> http::request::Builder {
 #[test]
 fn http1_upgrade_gives_the_rfc_101() {
     let request = rfc6455_request().body(()).unwrap();
-    let upgrade = upgrade_request(&request, &Config::default()).unwrap();
+    let upgrade = upgrade_request(&request, Config::default().handshake_settings()).unwrap();
     let view = upgrade.request();
     assert_eq!(view.path(), "/chat");
     assert_eq!(view.host(), "server.example.com");
     assert_eq!(view.origin(), Some("http://example.com"));
     let (response, negotiated) = upgrade
-        .accept(&Accept::new().protocol("chat"), &Config::default())
+        .accept(
+            &Accept::new().subprotocol("chat"),
+            Config::default().handshake_settings(),
+        )
         .unwrap();
     assert_eq!(response.status(), 101);
     let headers = response.headers();
@@ -46,7 +49,7 @@ fn http1_upgrade_gives_the_rfc_101() {
         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     );
     assert_eq!(headers["sec-websocket-protocol"], "chat");
-    assert_eq!(negotiated.chosen_subprotocol(), Some("chat"));
+    assert_eq!(negotiated.subprotocol(), Some("chat"));
 }
 
 #[cfg(feature = "deflate")]
@@ -61,8 +64,10 @@ fn http1_upgrade_negotiates_deflate_as_the_engine() {
         .unwrap();
     let mut config = Config::default();
     config.deflate = Some(hybi::DeflateConfig::default());
-    let upgrade = upgrade_request(&request, &config).unwrap();
-    let (response, negotiated) = upgrade.accept(&Accept::new(), &config).unwrap();
+    let upgrade = upgrade_request(&request, config.handshake_settings()).unwrap();
+    let (response, negotiated) = upgrade
+        .accept(&Accept::new(), config.handshake_settings())
+        .unwrap();
     let (params, element) = hybi::DeflateConfig::default()
         .negotiate(["permessage-deflate; client_max_window_bits"])
         .unwrap();
@@ -70,7 +75,7 @@ fn http1_upgrade_negotiates_deflate_as_the_engine() {
         response.headers()["sec-websocket-extensions"],
         element.as_str()
     );
-    assert_eq!(negotiated.deflate_params(), Some(params));
+    assert_eq!(negotiated.deflate(), Some(params));
 }
 
 #[test]
@@ -95,7 +100,7 @@ fn http1_refusals_are_the_engines() {
     ];
     for (builder, error) in cases {
         let request = builder.body(()).unwrap();
-        let got = upgrade_request(&request, &Config::default()).unwrap_err();
+        let got = upgrade_request(&request, Config::default().handshake_settings()).unwrap_err();
         assert_eq!(got, error);
     }
     let response = upgrade_error_response(ProtocolError::UnsupportedVersion);
@@ -108,9 +113,12 @@ fn http1_refusals_are_the_engines() {
     );
     // An unoffered subprotocol: a usage error, not an answer.
     let request = rfc6455_request().body(()).unwrap();
-    let upgrade = upgrade_request(&request, &Config::default()).unwrap();
+    let upgrade = upgrade_request(&request, Config::default().handshake_settings()).unwrap();
     assert!(upgrade
-        .accept(&Accept::new().protocol("mqtt"), &Config::default())
+        .accept(
+            &Accept::new().subprotocol("mqtt"),
+            Config::default().handshake_settings()
+        )
         .is_err());
 }
 
@@ -133,7 +141,10 @@ fn http2_connect_round_trip() {
     assert_eq!(connect.authority(), "server.example.com");
     assert_eq!(connect.path(), "/chat");
     let answer = connect
-        .accept(&Accept::new().protocol("chat"), &Config::default())
+        .accept(
+            &Accept::new().subprotocol("chat"),
+            Config::default().handshake_settings(),
+        )
         .unwrap();
     let response = connect_response(&answer);
     assert_eq!(response.status(), 200);
@@ -169,5 +180,5 @@ fn http2_connect_refusals() {
     // An HTTP/1.1 upgrade is not an extended CONNECT, and vice versa.
     let get = rfc6455_request().body(()).unwrap();
     assert!(connect_request(&get, Some("websocket")).is_err());
-    assert!(upgrade_request(&request, &Config::default()).is_err());
+    assert!(upgrade_request(&request, Config::default().handshake_settings()).is_err());
 }

@@ -54,8 +54,7 @@ async fn http1_upgrade_echoes_with_subprotocol_and_deflate() {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/ws"))
             .unwrap()
-            .protocol("other")
-            .protocol("echo");
+            .subprotocols(&["other", "echo"]);
         let mut ws = WebSocketStream::connect(request, tcp, deflate_config())
             .await
             .unwrap();
@@ -161,11 +160,12 @@ async fn http2_extended_connect_echoes() {
             .verify_answer([answer.as_str()])
             .unwrap()
             .unwrap();
-        let mut client = Connection::from_upgraded(
-            Role::Client,
+        let mut client = Connection::from_upgraded_client(
             deflate_config(),
-            Negotiated::new().subprotocol("echo").deflate(params),
-            Some(Box::new(OsEntropy::new())),
+            Negotiated::new()
+                .with_subprotocol("echo")
+                .with_deflate(params),
+            OsEntropy::new(),
             Instant::ZERO,
         )
         .unwrap();

@@ -60,7 +60,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hybi::io::blocking::WebSocket;
-use hybi::io::{CloseFrame, Decision, Message};
+use hybi::io::{CloseFrame, Message};
+use hybi::{Accept, Decision};
 use hybi::{ClientRequest, CloseCode, Config, DeflateConfig, DeflateParams, MessageKind};
 
 /// The subprotocol both sides support.
@@ -536,6 +537,15 @@ impl Read for Tap {
     }
 }
 
+impl hybi::io::blocking::Transport for Tap {
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        self.stream.read_timeout()
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.stream.set_read_timeout(timeout).map(|()| true)
+    }
+}
+
 impl Write for Tap {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.stream.write(buf)?;
@@ -662,13 +672,11 @@ fn serve_tapped(
     let mut ws = WebSocket::accept_with(stream, mode.server_config(), |request| {
         report.path = request.path().to_string();
         report.query = request.query().map(String::from);
-        report.offered_protocols = request.protocols().map(String::from).collect();
+        report.offered_protocols = request.subprotocols().map(String::from).collect();
         report.offered_extensions = request.extensions().map(String::from).collect();
-        Decision::Accept {
-            protocol: request
-                .is_protocol_offered(PROTOCOL)
-                .then(|| PROTOCOL.to_string()),
-            headers: Vec::new(),
+        match request.offers_subprotocol(PROTOCOL) {
+            true => Accept::new().subprotocol(PROTOCOL).into(),
+            false => Decision::accept(),
         }
     })?;
     report.protocol = ws.subprotocol().map(String::from);
@@ -768,11 +776,9 @@ impl PeerServer {
     /// A connection of hybi's client to it, offering `protocols`, with
     /// `config`; and the log of its wire.
     fn connect(&self, path: &str, protocols: &[&str], config: Config) -> (WebSocket<Tap>, WireLog) {
-        let mut request =
-            ClientRequest::new(&format!("ws://127.0.0.1:{}{path}", self.port)).unwrap();
-        for protocol in protocols {
-            request = request.protocol(protocol);
-        }
+        let request = ClientRequest::new(&format!("ws://127.0.0.1:{}{path}", self.port))
+            .unwrap()
+            .subprotocols(protocols);
         let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();

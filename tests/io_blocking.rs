@@ -9,7 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use hybi::io::blocking::WebSocket;
-use hybi::io::{CloseFrame, Decision, Error, Message};
+use hybi::io::{CloseFrame, Error, Message};
+use hybi::{Accept, Decision};
 use hybi::{ClientRequest, CloseCode, Config, ProtocolError};
 
 fn listener() -> (TcpListener, u16) {
@@ -37,10 +38,10 @@ fn echo_server(listener: TcpListener) -> thread::JoinHandle<Option<CloseFrame>> 
             .unwrap();
         let mut ws = WebSocket::accept_with(stream, Config::default(), |request| {
             assert_eq!(request.path(), "/echo");
-            let protocol = request.protocols().find(|p| *p == "chat").map(String::from);
-            Decision::Accept {
-                protocol,
-                headers: vec![("Set-Cookie".into(), "id=1".into())],
+            let accept = Accept::new().header("Set-Cookie", "id=1");
+            match request.offers_subprotocol("chat") {
+                true => accept.subprotocol("chat").into(),
+                false => accept.into(),
             }
         })
         .unwrap();
@@ -64,8 +65,7 @@ fn echo_ping_and_close_over_tcp() {
 
     let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/echo"))
         .unwrap()
-        .protocol("superchat")
-        .protocol("chat");
+        .subprotocols(&["superchat", "chat"]);
     let mut ws = WebSocket::connect(request, client_stream(port), Config::default()).unwrap();
     assert_eq!(ws.subprotocol(), Some("chat"));
 
@@ -116,7 +116,7 @@ fn server_hook_rejects_and_client_sees_status_and_body() {
         let result = WebSocket::accept_with(stream, Config::default(), |_| {
             Decision::reject(403, "no entry")
         });
-        assert!(matches!(result, Err(Error::Closed)), "{result:?}");
+        assert!(matches!(result, Err(Error::Refused(403))), "{result:?}");
     });
     let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/")).unwrap();
     match WebSocket::connect(request, client_stream(port), Config::default()) {

@@ -24,7 +24,7 @@ fn listener(addr: &str) -> (TcpListener, u16) {
 }
 
 /// Echoes data messages until the connection ends; the peer's close frame.
-fn echo<S: std::io::Read + std::io::Write>(
+fn echo<S: hybi::io::blocking::Transport>(
     ws: &mut WebSocket<S>,
 ) -> Result<Option<CloseFrame>, Error> {
     let mut close = None;
@@ -50,7 +50,7 @@ fn plain_echo_server(listener: TcpListener) -> thread::JoinHandle<Option<CloseFr
 }
 
 /// Text, 100 KiB of binary, and a clean close initiated by the client.
-fn exchange<S: std::io::Read + std::io::Write>(ws: &mut WebSocket<S>) {
+fn exchange<S: hybi::io::blocking::Transport>(ws: &mut WebSocket<S>) {
     ws.send_text("héllo 😀").unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::Text("héllo 😀".into())));
     let big: Vec<u8> = (0..100 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -99,10 +99,13 @@ fn plain_connect_with_a_request_offers_its_subprotocol() {
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let mut ws = WebSocket::accept_with(stream, Config::default(), |request| {
             assert_eq!(request.path(), "/chat");
-            hybi::io::Decision::Accept {
-                protocol: request.protocols().next().map(String::from),
-                headers: Vec::new(),
-            }
+            // A decision borrows nothing from the request: the choice is
+            // made from the server's own list.
+            let chosen = ["chat", "superchat"]
+                .into_iter()
+                .find(|p| request.offers_subprotocol(p))
+                .unwrap();
+            hybi::Accept::new().subprotocol(chosen).into()
         })
         .unwrap();
         echo(&mut ws).unwrap()
@@ -110,8 +113,10 @@ fn plain_connect_with_a_request_offers_its_subprotocol() {
 
     let request = hybi::ClientRequest::new(&format!("ws://127.0.0.1:{port}/chat?room=1"))
         .unwrap()
-        .protocol("chat");
-    let mut ws = hybi::io::connect_with(request, Config::default()).unwrap();
+        .subprotocols(&["chat"]);
+    let mut ws = hybi::io::Connector::from_request(request)
+        .connect()
+        .unwrap();
     assert_eq!(ws.subprotocol(), Some("chat"));
     exchange(&mut ws);
     expect_close(server.join().unwrap());
@@ -189,7 +194,10 @@ mod tls {
         let server = tls_echo_server(listener, server_config, close_notify);
 
         let request = hybi::ClientRequest::new(&format!("wss://{host}:{port}/")).unwrap();
-        let mut ws = hybi::io::connect_with_tls(request, Config::default(), client_config).unwrap();
+        let mut ws = hybi::io::Connector::from_request(request)
+            .tls(client_config)
+            .connect()
+            .unwrap();
         assert!(ws.get_ref().is_tls());
         assert!(matches!(ws.get_ref(), hybi::io::MaybeTlsStream::Rustls(_)));
         ws.get_ref().tcp().set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -229,7 +237,9 @@ mod tls {
         let server = tls_echo_server(listener, server_config, false);
 
         let request = hybi::ClientRequest::new(&format!("wss://localhost:{port}/")).unwrap();
-        let error = hybi::io::connect_with_tls(request, Config::default(), client_config)
+        let error = hybi::io::Connector::from_request(request)
+            .tls(client_config)
+            .connect()
             .map(|_| ())
             .unwrap_err();
         assert!(
@@ -282,7 +292,10 @@ mod tls {
         });
         let (_, client_config) = certificate(&["localhost"]);
         let request = hybi::ClientRequest::new(&format!("wss://localhost:{port}/")).unwrap();
-        match hybi::io::connect_with_tls(request, Config::default(), client_config) {
+        match hybi::io::Connector::from_request(request)
+            .tls(client_config)
+            .connect()
+        {
             Err(Error::Io(e)) => assert!(
                 matches!(
                     e.kind(),
@@ -435,10 +448,11 @@ mod tokio_connect {
             let (listener, port) = listener().await;
             let server = tls_echo_server(listener, server_config);
             let request = hybi::ClientRequest::new(&format!("wss://{host}:{port}/")).unwrap();
-            let mut ws =
-                hybi::io::connect_async_with_tls(request, Config::default(), client_config)
-                    .await
-                    .unwrap();
+            let mut ws = hybi::io::Connector::from_request(request)
+                .tls(client_config)
+                .connect_async()
+                .await
+                .unwrap();
             assert!(ws.get_ref().is_tls());
             assert!(matches!(
                 ws.get_ref(),
@@ -463,10 +477,11 @@ mod tokio_connect {
                 let server = super::super::tls::tls_echo_server(listener, server_config, false);
                 let request =
                     hybi::ClientRequest::new(&format!("wss://localhost:{port}/")).unwrap();
-                let mut ws =
-                    hybi::io::connect_async_with_tls(request, Config::default(), client_config)
-                        .await
-                        .unwrap();
+                let mut ws = hybi::io::Connector::from_request(request)
+                    .tls(client_config)
+                    .connect_async()
+                    .await
+                    .unwrap();
                 exchange(&mut ws).await;
                 let close = ::tokio::task::spawn_blocking(move || server.join().unwrap())
                     .await

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use hybi::io::tokio::WebSocketStream;
-use hybi::io::{CloseFrame, Decision, Error, Message};
+use hybi::io::{CloseFrame, Error, Message};
+use hybi::{Accept, Decision};
 use hybi::{ClientRequest, CloseCode, Config, MessageKind, ProtocolError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -49,10 +50,10 @@ fn echo_server(listener: TcpListener) -> tokio::task::JoinHandle<Seen> {
         let (stream, _) = listener.accept().await.unwrap();
         let mut ws = WebSocketStream::accept_with(stream, Config::default(), |request| {
             assert_eq!(request.path(), "/echo");
-            let protocol = request.protocols().find(|p| *p == "chat").map(String::from);
-            Decision::Accept {
-                protocol,
-                headers: vec![("Set-Cookie".into(), "id=1".into())],
+            let accept = Accept::new().header("Set-Cookie", "id=1");
+            match request.offers_subprotocol("chat") {
+                true => accept.subprotocol("chat").into(),
+                false => accept.into(),
             }
         })
         .await
@@ -96,8 +97,7 @@ async fn echo_of_every_size_fragments_ping_and_close() {
 
     let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/echo"))
         .unwrap()
-        .protocol("superchat")
-        .protocol("chat");
+        .subprotocols(&["superchat", "chat"]);
     let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut ws = within(WebSocketStream::connect(request, stream, Config::default()))
         .await
@@ -184,7 +184,7 @@ async fn hook_rejects_and_client_sees_status_headers_and_body() {
             Decision::reject(403, "no entry")
         })
         .await;
-        assert!(matches!(result, Err(Error::Closed)), "{result:?}");
+        assert!(matches!(result, Err(Error::Refused(403))), "{result:?}");
     }));
     let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/private")).unwrap();
     let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -674,7 +674,7 @@ async fn blocking_client_against_tokio_server() {
         stream.set_read_timeout(Some(SAFETY)).unwrap();
         let request = ClientRequest::new(&format!("ws://127.0.0.1:{port}/echo"))
             .unwrap()
-            .protocol("chat");
+            .subprotocols(&["chat"]);
         let mut ws = WebSocket::connect(request, stream, Config::default()).unwrap();
         assert_eq!(ws.subprotocol(), Some("chat"));
         for size in SIZES {

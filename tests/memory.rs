@@ -22,7 +22,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::rc::Rc;
 
 use hybi::io::blocking::WebSocket;
-use hybi::io::{Decision, Message};
+use hybi::io::Message;
+use hybi::Decision;
 use hybi::{
     accept_key, ClientRequest, Config, Connection, Event, MessageKind, OsEntropy, Role, Transmit,
 };
@@ -164,6 +165,9 @@ struct Pipe {
 
 #[derive(Debug, Clone)]
 struct Mem(Rc<RefCell<Pipe>>);
+
+/// No read timeouts: deadlines run when a read returns.
+impl hybi::io::blocking::Transport for Mem {}
 
 impl Read for Mem {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use hybi::handshake::{ProxyConnect, ProxyError};
 use hybi::io::blocking::WebSocket;
-use hybi::io::{Decision, Error, Message, Proxy};
-use hybi::{ClientRequest, CloseCode, Config, Connection, Event, UsageError};
+use hybi::io::{Connector, Error, Message, Proxy};
+use hybi::{ClientRequest, CloseCode, Config, Connection, Decision, Event};
 
 use common::{header_value, take_output, CountingEntropy, NOW};
 
@@ -173,7 +173,7 @@ fn echo_server() -> (u16, JoinHandle<String>) {
 /// An echo server for one connection over `wrap(tcp)` (TLS, or nothing).
 fn serve_echo<S, W>(wrap: W) -> (u16, JoinHandle<String>)
 where
-    S: Read + Write,
+    S: hybi::io::blocking::Transport,
     W: FnOnce(TcpStream) -> S + Send + 'static,
 {
     let (listener, port) = listener();
@@ -193,7 +193,7 @@ where
     (port, handle)
 }
 
-fn echo<S: Read + Write>(ws: &mut WebSocket<S>) {
+fn echo<S: hybi::io::blocking::Transport>(ws: &mut WebSocket<S>) {
     while let Ok(Some(message)) = ws.read() {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             ws.send(message).unwrap();
@@ -202,7 +202,7 @@ fn echo<S: Read + Write>(ws: &mut WebSocket<S>) {
 }
 
 /// One text message there and back, and a clean close.
-fn exchange<S: Read + Write>(ws: &mut WebSocket<S>) {
+fn exchange<S: hybi::io::blocking::Transport>(ws: &mut WebSocket<S>) {
     ws.send_text("through the tunnel").unwrap();
     assert_eq!(
         ws.read().unwrap(),
@@ -225,9 +225,10 @@ fn blocking_ws_through_the_proxy() {
     let (proxy_port, proxy) = start_proxy(Mode::Tunnel { auth: None });
     let url = format!("ws://127.0.0.1:{server_port}/echo");
     let request = ClientRequest::new(&url).unwrap();
-    let mut ws =
-        hybi::io::connect_with_proxy(request, Config::default(), Some(&proxy_at(proxy_port)))
-            .unwrap();
+    let mut ws = Connector::from_request(request)
+        .proxy(Some(proxy_at(proxy_port).clone()))
+        .connect()
+        .unwrap();
     ws.get_ref().tcp().set_read_timeout(Some(TIMEOUT)).unwrap();
     // The TCP connection is to the proxy; the WebSocket is to the target.
     assert_eq!(ws.get_ref().tcp().peer_addr().unwrap().port(), proxy_port);
@@ -251,7 +252,10 @@ fn blocking_ws_with_basic_credentials_from_the_url() {
     let proxy_url = format!("http://user:pass@127.0.0.1:{proxy_port}/");
     let request = ClientRequest::new(&format!("ws://127.0.0.1:{server_port}/")).unwrap();
     let via = Proxy::new(&proxy_url).unwrap();
-    let mut ws = hybi::io::connect_with_proxy(request, Config::default(), Some(&via)).unwrap();
+    let mut ws = Connector::from_request(request)
+        .proxy(Some(via.clone()))
+        .connect()
+        .unwrap();
     ws.get_ref().tcp().set_read_timeout(Some(TIMEOUT)).unwrap();
     exchange(&mut ws);
     drop(ws);
@@ -268,7 +272,10 @@ fn percent_encoded_credentials_are_decoded() {
     let (proxy_port, proxy) = start_proxy(Mode::Answer(b"HTTP/1.1 403 Forbidden\r\n\r\n"));
     let via = Proxy::new(&format!("http://us%40er:p%3Ass@127.0.0.1:{proxy_port}")).unwrap();
     let request = ClientRequest::new("ws://example.test/").unwrap();
-    let error = hybi::io::connect_with_proxy(request, Config::default(), Some(&via)).unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(via.clone()))
+        .connect()
+        .unwrap_err();
     assert!(matches!(error, Error::Proxy(ProxyError::Refused(403))));
     // base64("us@er:p:ss")
     assert_eq!(
@@ -283,9 +290,10 @@ fn missing_credentials_are_a_407() {
         auth: Some(USER_PASS),
     });
     let request = ClientRequest::new("ws://example.test/").unwrap();
-    let error =
-        hybi::io::connect_with_proxy(request, Config::default(), Some(&proxy_at(proxy_port)))
-            .unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(proxy_at(proxy_port).clone()))
+        .connect()
+        .unwrap_err();
     match error {
         Error::Proxy(e) => {
             assert_eq!(e, ProxyError::AuthenticationRequired);
@@ -304,7 +312,10 @@ fn wrong_credentials_are_a_407() {
     });
     let via = proxy_at(proxy_port).basic_auth("user", "wrong");
     let request = ClientRequest::new("ws://example.test/").unwrap();
-    let error = hybi::io::connect_with_proxy(request, Config::default(), Some(&via)).unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(via.clone()))
+        .connect()
+        .unwrap_err();
     assert!(matches!(
         error,
         Error::Proxy(ProxyError::AuthenticationRequired)
@@ -318,9 +329,10 @@ fn a_502_is_a_refusal_with_its_status() {
         b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\n\r\nunreachable",
     ));
     let request = ClientRequest::new("ws://nowhere.test:9/").unwrap();
-    let error =
-        hybi::io::connect_with_proxy(request, Config::default(), Some(&proxy_at(proxy_port)))
-            .unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(proxy_at(proxy_port).clone()))
+        .connect()
+        .unwrap_err();
     assert!(matches!(error, Error::Proxy(ProxyError::Refused(502))));
     assert!(error.to_string().contains("502"), "{error}");
     proxy.join().unwrap();
@@ -330,9 +342,10 @@ fn a_502_is_a_refusal_with_its_status() {
 fn a_proxy_hanging_up_is_an_unexpected_eof() {
     let (proxy_port, proxy) = start_proxy(Mode::HangUp);
     let request = ClientRequest::new("ws://example.test/").unwrap();
-    let error =
-        hybi::io::connect_with_proxy(request, Config::default(), Some(&proxy_at(proxy_port)))
-            .unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(proxy_at(proxy_port).clone()))
+        .connect()
+        .unwrap_err();
     match error {
         Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof),
         other => panic!("expected an EOF, got {other:?}"),
@@ -350,9 +363,10 @@ fn bytes_after_the_200_reach_the_websocket_handshake() {
           HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno",
     ));
     let request = ClientRequest::new("ws://example.test/").unwrap();
-    let error =
-        hybi::io::connect_with_proxy(request, Config::default(), Some(&proxy_at(proxy_port)))
-            .unwrap_err();
+    let error = Connector::from_request(request)
+        .proxy(Some(proxy_at(proxy_port).clone()))
+        .connect()
+        .unwrap_err();
     match error {
         Error::Rejected(rejection) => {
             assert_eq!(rejection.status, 403);
@@ -424,7 +438,9 @@ mod tokio_client {
         });
         let via = proxy_at(proxy_port).basic_auth("user", "pass");
         let request = ClientRequest::new(&format!("ws://127.0.0.1:{server_port}/a")).unwrap();
-        let connect = hybi::io::connect_async_with_proxy(request, Config::default(), Some(&via));
+        let connect = Connector::from_request(request)
+            .proxy(Some(via.clone()))
+            .connect_async();
         let ws = tokio::time::timeout(TIMEOUT, connect)
             .await
             .unwrap()
@@ -451,7 +467,9 @@ mod tokio_client {
         let (proxy_port, proxy) = start_proxy(mode);
         let request = ClientRequest::new("ws://example.test/").unwrap();
         let via = proxy_at(proxy_port);
-        let connect = hybi::io::connect_async_with_proxy(request, Config::default(), Some(&via));
+        let connect = Connector::from_request(request)
+            .proxy(Some(via.clone()))
+            .connect_async();
         let error = tokio::time::timeout(TIMEOUT, connect)
             .await
             .unwrap()
@@ -516,9 +534,11 @@ mod tls {
         });
         let via = proxy_at(proxy_port).basic_auth("user", "pass");
         let request = ClientRequest::new(&format!("wss://127.0.0.1:{server_port}/")).unwrap();
-        let mut ws =
-            hybi::io::connect_with_tls_proxy(request, Config::default(), client_config, Some(&via))
-                .unwrap();
+        let mut ws = Connector::from_request(request)
+            .tls(client_config)
+            .proxy(Some(via.clone()))
+            .connect()
+            .unwrap();
         assert!(ws.get_ref().is_tls());
         ws.get_ref().tcp().set_read_timeout(Some(TIMEOUT)).unwrap();
         exchange(&mut ws);
@@ -538,13 +558,11 @@ mod tls {
         let (proxy_port, proxy) = start_proxy(Mode::Answer(b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"));
         let (_, client_config) = certificate(&["127.0.0.1"]);
         let request = ClientRequest::new("wss://127.0.0.1:9/").unwrap();
-        let error = hybi::io::connect_with_tls_proxy(
-            request,
-            Config::default(),
-            client_config,
-            Some(&proxy_at(proxy_port)),
-        )
-        .unwrap_err();
+        let error = Connector::from_request(request)
+            .tls(client_config)
+            .proxy(Some(proxy_at(proxy_port)))
+            .connect()
+            .unwrap_err();
         match error {
             Error::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData),
             other => panic!("expected InvalidData, got {other:?}"),
@@ -559,12 +577,10 @@ mod tls {
         let (proxy_port, proxy) = start_proxy(Mode::Tunnel { auth: None });
         let request = ClientRequest::new(&format!("wss://127.0.0.1:{server_port}/")).unwrap();
         let via = proxy_at(proxy_port);
-        let connect = hybi::io::connect_async_with_tls_proxy(
-            request,
-            Config::default(),
-            client_config,
-            Some(&via),
-        );
+        let connect = Connector::from_request(request)
+            .tls(client_config)
+            .proxy(Some(via.clone()))
+            .connect_async();
         let mut ws = tokio::time::timeout(TIMEOUT, connect)
             .await
             .unwrap()
@@ -601,7 +617,7 @@ fn proxy_urls() {
     for unsupported in ["https://proxy:443", "socks5://proxy:1080", "socks5h://p"] {
         assert_eq!(
             Proxy::new(unsupported),
-            Err(UsageError::UnsupportedProxyScheme),
+            Err(ProxyError::UnsupportedScheme),
             "{unsupported}"
         );
     }
@@ -619,7 +635,7 @@ fn proxy_urls() {
     ] {
         assert_eq!(
             Proxy::new(invalid),
-            Err(UsageError::InvalidProxyUrl),
+            Err(ProxyError::InvalidUrl),
             "{invalid:?}"
         );
     }
@@ -714,7 +730,7 @@ fn env_with_a_bad_proxy_url_is_an_error_not_a_direct_connection() {
     let vars = |name: &str| (name == "HTTPS_PROXY").then(|| "https://p:443".to_string());
     assert_eq!(
         Proxy::from_env_vars(&request, vars),
-        Err(UsageError::UnsupportedProxyScheme)
+        Err(ProxyError::UnsupportedScheme)
     );
 }
 

@@ -1,4 +1,4 @@
-//! Framing without the HTTP/1.1 handshake: `Connection::from_upgraded`
+//! Framing without the HTTP/1.1 handshake: `Connection::from_upgraded_*`
 //! (both roles, leftover bytes, timers, subprotocol, permessage-deflate),
 //! the public deflate negotiation, and the RFC 8441 extended CONNECT
 //! helpers on header lists as HTTP/2 clients send them (lower-case names,
@@ -10,13 +10,12 @@ use hybi::handshake::h2::{ConnectError, ConnectRequest};
 use hybi::{Accept, Config, Connection, Instant, MessageKind, Negotiated, Role, State, UsageError};
 
 fn upgraded(role: Role, config: Config, negotiated: Negotiated) -> Connection {
-    Connection::from_upgraded(
-        role,
-        config,
-        negotiated,
-        Some(Box::new(CountingEntropy(7))),
-        NOW,
-    )
+    match role {
+        Role::Server => Connection::from_upgraded_server(config, negotiated, NOW),
+        Role::Client => {
+            Connection::from_upgraded_client(config, negotiated, CountingEntropy(7), NOW)
+        }
+    }
     .unwrap()
 }
 
@@ -69,30 +68,30 @@ fn subprotocol_is_reported() {
     let conn = upgraded(
         Role::Client,
         Config::default(),
-        Negotiated::new().subprotocol("chat"),
+        Negotiated::new().with_subprotocol("chat"),
     );
     assert_eq!(conn.subprotocol(), Some("chat"));
 }
 
 #[test]
-fn a_client_needs_entropy_a_server_does_not() {
-    let err = Connection::from_upgraded(
-        Role::Client,
+fn a_client_masks_with_its_entropy_a_server_does_not_mask() {
+    let mut client = Connection::from_upgraded_client(
         Config::default(),
         Negotiated::new(),
-        None,
+        CountingEntropy(0x10),
         NOW,
     )
-    .unwrap_err();
-    assert_eq!(err, UsageError::EntropyRequired);
-    let server = Connection::from_upgraded(
-        Role::Server,
-        Config::default(),
-        Negotiated::new(),
-        None,
-        NOW,
-    );
-    assert!(server.is_ok());
+    .unwrap();
+    let mut server =
+        Connection::from_upgraded_server(Config::default(), Negotiated::new(), NOW).unwrap();
+    client.send(MessageKind::Binary, b"x", true).unwrap();
+    server.send(MessageKind::Binary, b"x", true).unwrap();
+    let (from_client, _) = take_output(&mut client);
+    let (from_server, _) = take_output(&mut server);
+    // RFC 6455 §5.3: the client's frame carries its key (from the entropy),
+    // the server's none.
+    assert_eq!(&from_client[..6], &[0x82, 0x81, 0x10, 0x11, 0x12, 0x13]);
+    assert_eq!(from_server, [0x82, 0x01, b'x']);
 }
 
 #[test]
@@ -100,8 +99,7 @@ fn no_handshake_deadline_keepalive_from_now() {
     let mut config = Config::default();
     config.keepalive_interval = Some(core::time::Duration::from_secs(10));
     let start = Instant::from_micros(5_000_000);
-    let mut conn =
-        Connection::from_upgraded(Role::Server, config, Negotiated::new(), None, start).unwrap();
+    let mut conn = Connection::from_upgraded_server(config, Negotiated::new(), start).unwrap();
     // The next deadline is the keepalive, 10 s after `now`, not the 30 s
     // handshake deadline.
     assert_eq!(conn.poll_timeout(), Some(Instant::from_micros(15_000_000)));
@@ -139,12 +137,12 @@ mod deflate {
         let mut server = upgraded(
             Role::Server,
             config(),
-            Negotiated::new().deflate(server_params),
+            Negotiated::new().with_deflate(server_params),
         );
         let mut client = upgraded(
             Role::Client,
             config(),
-            Negotiated::new().deflate(client_params),
+            Negotiated::new().with_deflate(client_params),
         );
         assert_eq!(server.deflate(), Some(server_params));
         let message = "a compressible message, a compressible message, again and again".repeat(4);
@@ -161,11 +159,9 @@ mod deflate {
         let (params, _) = DeflateConfig::default()
             .negotiate(["permessage-deflate"])
             .unwrap();
-        let err = Connection::from_upgraded(
-            Role::Server,
+        let err = Connection::from_upgraded_server(
             Config::default(),
-            Negotiated::new().deflate(params),
-            None,
+            Negotiated::new().with_deflate(params),
             NOW,
         )
         .unwrap_err();
@@ -230,7 +226,7 @@ fn rfc8441_example_is_valid() {
     assert_eq!(request.query(), None);
     assert_eq!(request.origin(), Some("http://www.example.com"));
     assert_eq!(
-        request.protocols().collect::<Vec<_>>(),
+        request.subprotocols().collect::<Vec<_>>(),
         ["chat", "superchat"]
     );
     assert_eq!(
@@ -250,14 +246,17 @@ fn rfc8441_example_answer() {
         config.deflate = None;
     }
     let answer = request
-        .accept(&Accept::new().protocol("chat"), &config)
+        .accept(
+            &Accept::new().subprotocol("chat"),
+            config.handshake_settings(),
+        )
         .unwrap();
     assert_eq!(
         answer.headers().collect::<Vec<_>>(),
         [(":status", "200"), ("sec-websocket-protocol", "chat")]
     );
     assert_eq!(answer.status(), 200);
-    assert_eq!(answer.negotiated().chosen_subprotocol(), Some("chat"));
+    assert_eq!(answer.negotiated().subprotocol(), Some("chat"));
     // Never Sec-WebSocket-Accept (RFC 8441 §5).
     assert!(answer.headers().all(|(n, _)| n != "sec-websocket-accept"));
 }
@@ -273,7 +272,10 @@ fn rfc8441_answer_negotiates_deflate_as_http1() {
     let mut config = Config::default();
     config.deflate = Some(hybi::DeflateConfig::default());
     let answer = request
-        .accept(&Accept::new().header("X-Trace", "1"), &config)
+        .accept(
+            &Accept::new().header("X-Trace", "1"),
+            config.handshake_settings(),
+        )
         .unwrap();
     // The same element the HTTP/1.1 path would answer.
     let (params, element) = hybi::DeflateConfig::default()
@@ -287,9 +289,8 @@ fn rfc8441_answer_negotiates_deflate_as_http1() {
             ("x-trace", "1"),
         ]
     );
-    assert_eq!(answer.negotiated().deflate_params(), Some(params));
-    let conn = Connection::from_upgraded(Role::Server, config, answer.into_negotiated(), None, NOW)
-        .unwrap();
+    assert_eq!(answer.negotiated().deflate(), Some(params));
+    let conn = Connection::from_upgraded_server(config, answer.into_negotiated(), NOW).unwrap();
     assert_eq!(conn.deflate(), Some(params));
 }
 
@@ -299,7 +300,10 @@ fn answer_refuses_unoffered_subprotocol_and_reserved_headers() {
     let config = Config::default();
     assert_eq!(
         request
-            .accept(&Accept::new().protocol("mqtt"), &config)
+            .accept(
+                &Accept::new().subprotocol("mqtt"),
+                config.handshake_settings()
+            )
             .unwrap_err(),
         UsageError::SubprotocolNotOffered
     );
@@ -312,7 +316,10 @@ fn answer_refuses_unoffered_subprotocol_and_reserved_headers() {
     ] {
         assert_eq!(
             request
-                .accept(&Accept::new().header(name, "x"), &config)
+                .accept(
+                    &Accept::new().header(name, "x"),
+                    config.handshake_settings()
+                )
                 .unwrap_err(),
             UsageError::InvalidHeader,
             "{name}"
@@ -320,7 +327,10 @@ fn answer_refuses_unoffered_subprotocol_and_reserved_headers() {
     }
     assert_eq!(
         request
-            .accept(&Accept::new().header("x-a", "line\r\nbreak"), &config)
+            .accept(
+                &Accept::new().header("x-a", "line\r\nbreak"),
+                config.handshake_settings()
+            )
             .unwrap_err(),
         UsageError::InvalidHeader
     );
@@ -328,7 +338,7 @@ fn answer_refuses_unoffered_subprotocol_and_reserved_headers() {
     let answer = request
         .accept(
             &Accept::new().header("Sec-WebSocket-Extensions", "x-mine"),
-            &config,
+            config.handshake_settings(),
         )
         .unwrap();
     assert!(answer
@@ -418,7 +428,7 @@ fn lenient_where_the_rfcs_are() {
     assert_eq!(request.query(), Some("room=1"));
     assert_eq!(request.target(), "/chat?room=1");
     // Only token names are offers, as on HTTP/1.1.
-    assert_eq!(request.protocols().collect::<Vec<_>>(), ["ok"]);
+    assert_eq!(request.subprotocols().collect::<Vec<_>>(), ["ok"]);
     // Minimal: no origin, no extensions, no subprotocols.
     let minimal = [
         (":method", "CONNECT"),
@@ -430,7 +440,9 @@ fn lenient_where_the_rfcs_are() {
     ];
     let request = ConnectRequest::parse(minimal).unwrap();
     assert_eq!(request.origin(), None);
-    let answer = request.accept(&Accept::new(), &Config::default()).unwrap();
+    let answer = request
+        .accept(&Accept::new(), Config::default().handshake_settings())
+        .unwrap();
     assert_eq!(answer.headers().collect::<Vec<_>>(), [(":status", "200")]);
 }
 
@@ -439,13 +451,16 @@ fn rfc8441_stream_carries_rfc6455_frames() {
     // After the 200, both ends frame over the stream as over TCP.
     let request = ConnectRequest::parse(RFC8441_REQUEST).unwrap();
     let answer = request
-        .accept(&Accept::new().protocol("superchat"), &Config::default())
+        .accept(
+            &Accept::new().subprotocol("superchat"),
+            Config::default().handshake_settings(),
+        )
         .unwrap();
     let mut server = upgraded(Role::Server, Config::default(), answer.into_negotiated());
     let mut client = upgraded(
         Role::Client,
         Config::default(),
-        Negotiated::new().subprotocol("superchat"),
+        Negotiated::new().with_subprotocol("superchat"),
     );
     client.send(MessageKind::Binary, b"\x00\x01", true).unwrap();
     let (wire, _) = take_output(&mut client);
@@ -464,6 +479,9 @@ struct Canned {
 }
 
 #[cfg(feature = "std")]
+/// No read timeouts: deadlines run when a read returns.
+impl hybi::io::blocking::Transport for Canned {}
+
 impl std::io::Read for Canned {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.input.read(buf)
@@ -503,7 +521,7 @@ fn blocking_from_upgraded_reads_leftover_first() {
         stream,
         Role::Server,
         Config::default(),
-        Negotiated::new().subprotocol("chat"),
+        Negotiated::new().with_subprotocol("chat"),
         &leftover,
     )
     .unwrap();

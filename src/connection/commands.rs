@@ -5,7 +5,7 @@
 use crate::close::CloseCode;
 use crate::entropy::Entropy;
 use crate::error::UsageError;
-use crate::event::MessageKind;
+use crate::frame::MessageKind;
 use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
 use crate::utf8::Utf8Validator;
 

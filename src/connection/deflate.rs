@@ -6,12 +6,13 @@
 use alloc::boxed::Box;
 
 use crate::error::{ProtocolError, UsageError};
-use crate::event::{Data, Event, MessageKind};
+use crate::event::{Data, Event};
 use crate::extensions::{
     compress::Deflater,
     deflate::{DeflateConfig, DeflateParams},
     inflate::{Inflater, Ready, MAX_COMPRESSED_CHUNK},
 };
+use crate::frame::MessageKind;
 use crate::frame::{Opcode, MAX_HEADER_LEN, RSV1};
 
 use super::recv::Item;

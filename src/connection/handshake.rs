@@ -14,8 +14,8 @@ use crate::extensions::deflate;
 #[cfg(feature = "alloc")]
 use crate::handshake::ClientRequest;
 use crate::handshake::{
-    accept_key, encode_key, parse_any_request, parse_response, write_accept, write_reject, Accept,
-    BorrowedRequest, ClientHead, HeadReader, Request, Response,
+    accept_key, encode_key, parse_any_request, parse_response, write_accept, write_rejection,
+    Accept, BorrowedRequest, ClientHead, Decision, HeadReader, Reject, Request, Response,
 };
 use crate::time::Instant;
 
@@ -51,7 +51,7 @@ impl Connection<Heap> {
         // so it knows what it may accept in the answer.
         #[cfg(feature = "deflate")]
         let request = match &config.deflate {
-            Some(deflate) => request.extension(&deflate.offer()),
+            Some(deflate) => request.push_extension(&deflate.offer()),
             None => request,
         };
         Self::new_client(
@@ -139,13 +139,16 @@ impl<S: Storage> Connection<S> {
         entropy.fill(&mut nonce);
         let key = encode_key(&nonce);
         let expected_accept = accept_key(&key);
-        let mut connection = Self::new(Role::Client, config, Phase::Closed, Some(entropy), output);
-        request.write_head(&key, connection.tx.buffer_mut())?;
-        connection.phase = Phase::AwaitingResponse(S::slot(ClientHandshake {
+        // The request is queued before the connection exists, so a request
+        // that may not be sent leaves nothing behind.
+        let mut output = output;
+        request.write_head(&key, &mut output)?;
+        let phase = Phase::AwaitingResponse(S::slot(ClientHandshake {
             head: HeadReader::new(handshake),
             request,
             expected_accept,
         }));
+        let mut connection = Self::new(Role::Client, config, phase, Some(entropy), output);
         connection.start(now);
         Ok(connection)
     }
@@ -198,7 +201,7 @@ impl<S: Storage> Connection<S> {
             Err(error) => return self.fail_now(error, input.len()),
         };
         let reader = core::mem::replace(&mut **reader, HeadReader::new(S::Buf::default()));
-        self.phase = Phase::AwaitingDecision(S::slot((reader, parsed)));
+        self.enter_awaiting_decision(reader, parsed);
         let Phase::AwaitingDecision(pending) = &self.phase else {
             return Input {
                 consumed,
@@ -253,8 +256,7 @@ impl<S: Storage> Connection<S> {
                 }
                 // The subprotocol is kept when the phase settles to Open;
                 // until then `subprotocol()` reads it from the answer.
-                self.phase = Phase::JustAccepted(S::slot((head, parsed)));
-                self.on_open();
+                self.enter_just_accepted(head, parsed);
                 // Bytes after the 101 in this input are frames: they stay in
                 // `input` for the next call.
                 let Phase::JustAccepted(accepted) = &self.phase else {
@@ -283,11 +285,11 @@ impl<S: Storage> Connection<S> {
                     .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
             }
             .min(self.config.max_rejection_body);
-            self.phase = Phase::ReadingRejection(S::slot(Rejection {
+            self.enter_reading_rejection(Rejection {
                 head,
                 parsed,
                 wanted,
-            }));
+            });
         }
         let Phase::ReadingRejection(rejection) = &mut self.phase else {
             return Input {
@@ -308,11 +310,7 @@ impl<S: Storage> Connection<S> {
                 event: None,
             };
         }
-        if let Phase::ReadingRejection(rejection) =
-            core::mem::replace(&mut self.phase, Phase::Closed)
-        {
-            self.enter_rejected(rejection);
-        }
+        self.end_rejection();
         // Whatever follows the part of the body we keep is discarded.
         Input {
             consumed: input.len(),
@@ -351,29 +349,33 @@ impl<S: Storage> Connection<S> {
         if let Some((params, _)) = agreed {
             self.enable_deflate(params);
         }
-        if let Phase::AwaitingDecision(pending) = core::mem::replace(&mut self.phase, Phase::Open) {
-            let (reader, _) = S::unslot(pending);
-            self.keep_subprotocol(reader.into_buffer(), accept.chosen_protocol());
-        }
-        self.on_open();
+        self.enter_open_accepted(accept.selected_subprotocol());
         Ok(())
     }
 
-    /// Server: refuses the pending request with any status from 200 to 599,
-    /// extra headers and a body; the connection then closes.
-    pub fn reject(
-        &mut self,
-        status: u16,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(), UsageError> {
+    /// Server: refuses the pending request with the answer `reject`
+    /// describes (any status from 200 to 599, headers and a body: a 401, a
+    /// redirect, or the page a plain HTTP request asked for); the
+    /// connection then closes.
+    ///
+    /// Fails if no request is pending, or if the status or a header may not
+    /// be sent ([`UsageError::InvalidStatus`], [`UsageError::InvalidHeader`]);
+    /// then nothing changed.
+    pub fn reject(&mut self, reject: Reject<'_>) -> Result<(), UsageError> {
         if !matches!(self.phase, Phase::AwaitingDecision(_)) {
             return Err(UsageError::NoPendingRequest);
         }
-        write_head(self.tx.buffer_mut(), |out| {
-            write_reject(out, status, headers, body)
-        })?;
+        write_head(self.tx.buffer_mut(), |out| write_rejection(out, &reject))?;
         self.finish(false, None);
         Ok(())
+    }
+
+    /// Server: applies the application's [`Decision`] on the pending
+    /// request: [`accept`](Self::accept) or [`reject`](Self::reject).
+    pub fn decide(&mut self, decision: Decision<'_>) -> Result<(), UsageError> {
+        match decision {
+            Decision::Accept(accept) => self.accept(accept),
+            Decision::Reject(reject) => self.reject(reject),
+        }
     }
 }

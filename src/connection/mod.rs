@@ -35,9 +35,10 @@ use crate::buffer::Buffer;
 use crate::close::{parse_close_body, CloseCode};
 use crate::config::Config;
 use crate::error::ProtocolError;
-use crate::event::{Closed, Data, Event, MessageKind};
+use crate::event::{Closed, Data, Event};
 #[cfg(feature = "deflate")]
 use crate::extensions::deflate::DeflateParams;
+use crate::frame::MessageKind;
 use crate::frame::Opcode;
 use crate::handshake::Response;
 use crate::time::Instant;
@@ -311,7 +312,7 @@ impl<S: Storage> Connection<S> {
     pub fn subprotocol(&self) -> Option<&str> {
         // While `Accepted` is lent the answer is still in its reader.
         if let Phase::JustAccepted(accepted) = &self.phase {
-            return Response::new(accepted.0.head(), &accepted.1).protocol();
+            return Response::new(accepted.0.head(), &accepted.1).subprotocol();
         }
         let len = self.subprotocol?;
         let bytes = self.spare.as_slice().get(..len)?;
@@ -366,12 +367,6 @@ impl<S: Storage> Connection<S> {
     pub fn handle_input<'a>(&'a mut self, input: &'a mut [u8], now: Instant) -> Input<'a> {
         self.advance(now);
         self.settle();
-        if self.has_queued_event() {
-            return Input {
-                consumed: 0,
-                event: self.queued_event(),
-            };
-        }
         match self.phase {
             Phase::Open if self.close_received.is_none() => self.receive(input),
             Phase::ReadingRequest(_) => self.read_request(input),
@@ -391,8 +386,8 @@ impl<S: Storage> Connection<S> {
     }
 
     /// The transport reported end of input (the peer shut its write side, or
-    /// the connection dropped). Drain the resulting events with
-    /// `handle_input(&mut [], now)`.
+    /// the connection dropped). The events it causes (`Closed`, a client's
+    /// `Rejected`) come out of [`poll_event`](Self::poll_event).
     pub fn handle_eof(&mut self, now: Instant) {
         self.advance(now);
         self.settle();
@@ -404,9 +399,8 @@ impl<S: Storage> Connection<S> {
 
     /// The time passed: handles every deadline at or before `now` (see
     /// [`poll_timeout`](Self::poll_timeout)). A deadline may queue frames
-    /// (a keepalive Ping, a Close) or end the connection; drain the resulting
-    /// events with `handle_input(&mut [], now)` and write out
-    /// `poll_transmit`.
+    /// (a keepalive Ping, a Close) or end the connection: write out
+    /// `poll_transmit` and drain [`poll_event`](Self::poll_event).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
         self.settle();
@@ -415,22 +409,10 @@ impl<S: Storage> Connection<S> {
         }
     }
 
-    /// Sets the time origin and arms the opening handshake's deadline.
-    fn start(&mut self, now: Instant) {
-        self.now = now;
-        if let Some(timeout) = self.config.handshake_timeout {
-            self.timers.set(timer::Timer::Handshake, now + timeout);
-        }
-    }
-
     fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
         }
-    }
-
-    fn has_queued_event(&self) -> bool {
-        matches!(self.phase, Phase::Rejected { lent: false, .. }) || self.closed_event.is_some()
     }
 
     /// Events that wait in the connection rather than in input: a client's
@@ -560,6 +542,18 @@ impl<S: Storage> Connection<S> {
     }
 
     // ---- Outputs ----
+
+    /// The next event the engine raised itself rather than from input: a
+    /// `Closed` after [`handle_eof`](Self::handle_eof), a deadline or a
+    /// command that ended the connection, after a Close was received, or
+    /// a client's `Rejected` whose body ended with the input. Call it
+    /// until it returns `None` after every `handle_*` call and command;
+    /// [`handle_input`](Self::handle_input) hands out only what its input
+    /// causes.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        self.settle();
+        self.queued_event()
+    }
 
     /// The bytes to write next, or the signal to shut the write side, or
     /// `None` when there is nothing to do.

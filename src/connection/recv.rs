@@ -23,7 +23,7 @@
 
 use crate::config::Config;
 use crate::error::ProtocolError;
-use crate::event::MessageKind;
+use crate::frame::MessageKind;
 use crate::frame::{FrameHeader, Opcode, Parsed, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;

@@ -21,6 +21,9 @@
 //! [`State`](crate::State) is derived from phase and flags.
 //!
 //! Rules kept here and nowhere else:
+//! * Every change of `phase` is one of the named transitions below
+//!   (`enter_*`, `end_rejection`, `settle`, `fail`, `finish`); the
+//!   constructors only choose the first phase.
 //! * `Closed` is final, and the [`Closed`] event is produced exactly once, by
 //!   [`Connection::finish`].
 //! * Failing (§7.1.7) sends a Close with the error's code if the connection
@@ -50,6 +53,7 @@ use crate::frame::Opcode;
 use crate::handshake::{
     write_error_response, AcceptKey, HeadReader, ParsedRequest, ParsedResponse,
 };
+use crate::time::Instant;
 
 /// Where a connection is; see the module docs for the diagram.
 #[derive(Debug)]
@@ -106,6 +110,60 @@ pub(crate) enum Shutdown {
 }
 
 impl<S: Storage> Connection<S> {
+    // ---- The opening handshake ----
+
+    /// Sets the time origin and arms the opening handshake's deadline.
+    pub(crate) fn start(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(timeout) = self.config.handshake_timeout {
+            self.timers.set(Timer::Handshake, now + timeout);
+        }
+    }
+
+    /// Server: a valid request head was read; the application decides.
+    pub(crate) fn enter_awaiting_decision(
+        &mut self,
+        reader: HeadReader<S::Buf>,
+        parsed: ParsedRequest,
+    ) {
+        debug_assert!(matches!(self.phase, Phase::ReadingRequest(_)));
+        self.phase = Phase::AwaitingDecision(S::slot((reader, parsed)));
+    }
+
+    /// Server: the 101 is queued. The request's buffer is kept for the
+    /// agreed subprotocol only; the handshake deadline gives way to idle
+    /// and keepalive.
+    pub(crate) fn enter_open_accepted(&mut self, subprotocol: Option<&str>) {
+        if let Phase::AwaitingDecision(pending) = core::mem::replace(&mut self.phase, Phase::Open) {
+            let (reader, _) = S::unslot(pending);
+            self.keep_subprotocol(reader.into_buffer(), subprotocol);
+        }
+        self.on_open();
+    }
+
+    /// Client: the 101 was verified. It stays lent as `Accepted` until the
+    /// next call settles it to `Open`.
+    pub(crate) fn enter_just_accepted(&mut self, head: HeadReader<S::Buf>, parsed: ParsedResponse) {
+        debug_assert!(matches!(self.phase, Phase::AwaitingResponse(_)));
+        self.phase = Phase::JustAccepted(S::slot((head, parsed)));
+        self.on_open();
+    }
+
+    /// Client: another status than 101; the start of its body is read next.
+    pub(crate) fn enter_reading_rejection(&mut self, rejection: Rejection<S::Buf>) {
+        debug_assert!(matches!(self.phase, Phase::AwaitingResponse(_)));
+        self.phase = Phase::ReadingRejection(S::slot(rejection));
+    }
+
+    /// Client: the rejection's body is read (or ended with the input).
+    pub(crate) fn end_rejection(&mut self) {
+        if let Phase::ReadingRejection(rejection) =
+            core::mem::replace(&mut self.phase, Phase::Closed)
+        {
+            self.enter_rejected(rejection);
+        }
+    }
+
     /// Ends the transient phases that existed only to lend an event.
     #[inline(always)]
     pub(crate) fn settle(&mut self) {
@@ -139,7 +197,7 @@ impl<S: Storage> Connection<S> {
 
     /// A client's rejection was fully read: hand out `Rejected`, then
     /// `Closed`. No WebSocket connection was established (§7.1.4).
-    pub(crate) fn enter_rejected(&mut self, rejection: S::Slot<Rejection<S::Buf>>) {
+    fn enter_rejected(&mut self, rejection: S::Slot<Rejection<S::Buf>>) {
         self.phase = Phase::Rejected {
             rejection,
             lent: false,
@@ -302,13 +360,7 @@ impl<S: Storage> Connection<S> {
                     self.shutdown = Shutdown::Due;
                 }
             }
-            Phase::ReadingRejection(_) => {
-                if let Phase::ReadingRejection(rejection) =
-                    core::mem::replace(&mut self.phase, Phase::Closed)
-                {
-                    self.enter_rejected(rejection);
-                }
-            }
+            Phase::ReadingRejection(_) => self.end_rejection(),
             // §7.1.5: no Close received means code 1006; not clean.
             _ => self.finish(false, None),
         }

@@ -21,47 +21,63 @@
 //! message of any size up to `max_message_size` flows through fixed
 //! buffers; a larger one is refused with 1009 as on the heap.
 
+use crate::buffer::FixedBuffer;
+use crate::entropy::Entropy;
+use crate::handshake::BorrowedRequest;
 use core::fmt;
 use core::marker::PhantomData;
-use core::ops::{Deref, DerefMut};
-
-use crate::buffer::{Buffer, FixedBuffer};
-use crate::entropy::Entropy;
-use crate::handshake::{BorrowedRequest, ClientHead};
 
 /// How a connection stores its buffers and handshake state; see the
-/// module docs. Sealed: [`Heap`] and [`Fixed`] are the two kinds.
-pub trait Storage: fmt::Debug + sealed::Sealed {
-    /// The output queue and the handshake buffer.
-    #[doc(hidden)]
-    type Buf: Buffer;
-    /// A handshake phase's state: boxed on the heap (a connection that is
-    /// open stays small), inline without one.
-    #[doc(hidden)]
-    type Slot<T: fmt::Debug>: DerefMut<Target = T> + fmt::Debug;
-    /// Where a client's masking keys come from.
-    #[doc(hidden)]
-    type Entropy: Entropy + Send;
-    /// The client's request, kept to check the answer against.
-    #[doc(hidden)]
-    type Request: ClientHead;
-    /// Whether permessage-deflate may be agreed.
-    #[doc(hidden)]
-    const COMPRESSION: bool;
-    /// The most header lines a head may have, whatever `max_headers` says.
-    #[doc(hidden)]
-    const MAX_HEADERS: usize;
-    #[doc(hidden)]
-    fn slot<T: fmt::Debug>(value: T) -> Self::Slot<T>;
-    #[doc(hidden)]
-    fn unslot<T: fmt::Debug>(slot: Self::Slot<T>) -> T;
-}
+/// module docs. Sealed: [`Heap`] and [`Fixed`] are the two kinds, and what
+/// they hold is the engine's business (the `sealed::Kind` supertrait).
+pub trait Storage: fmt::Debug + sealed::Kind {}
 
 mod sealed {
-    pub trait Sealed {}
-    #[cfg(feature = "alloc")]
-    impl Sealed for super::Heap {}
-    impl Sealed for super::Fixed<'_> {}
+    use core::fmt;
+    use core::ops::{Deref, DerefMut};
+
+    use crate::buffer::Buffer;
+    use crate::entropy::Entropy;
+    use crate::handshake::ClientHead;
+
+    /// What a storage holds. Public in a private module: nameable inside
+    /// the crate, invisible outside it, so `Storage` cannot be implemented
+    /// elsewhere and none of this is public API.
+    pub trait Kind {
+        /// The output queue and the handshake buffer.
+        type Buf: Buffer;
+        /// A handshake phase's state: boxed on the heap (a connection that
+        /// is open stays small), inline without one.
+        type Slot<T: fmt::Debug>: DerefMut<Target = T> + fmt::Debug;
+        /// Where a client's masking keys come from.
+        type Entropy: Entropy + Send;
+        /// The client's request, kept to check the answer against.
+        type Request: ClientHead;
+        /// Whether permessage-deflate may be agreed.
+        const COMPRESSION: bool;
+        /// The most header lines a head may have, whatever `max_headers`
+        /// says.
+        const MAX_HEADERS: usize;
+        fn slot<T: fmt::Debug>(value: T) -> Self::Slot<T>;
+        fn unslot<T: fmt::Debug>(slot: Self::Slot<T>) -> T;
+    }
+
+    /// A value kept in place (the [`Fixed`] storage's handshake state).
+    #[derive(Debug)]
+    pub struct Inline<T>(pub(in crate::connection::storage) T);
+
+    impl<T> Deref for Inline<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    impl<T> DerefMut for Inline<T> {
+        fn deref_mut(&mut self) -> &mut T {
+            &mut self.0
+        }
+    }
 }
 
 /// Buffers on the heap, grown as needed within `Config`'s limits: what
@@ -72,7 +88,10 @@ mod sealed {
 pub struct Heap;
 
 #[cfg(feature = "alloc")]
-impl Storage for Heap {
+impl Storage for Heap {}
+
+#[cfg(feature = "alloc")]
+impl sealed::Kind for Heap {
     type Buf = alloc::vec::Vec<u8>;
     type Slot<T: fmt::Debug> = alloc::boxed::Box<T>;
     type Entropy = alloc::boxed::Box<dyn Entropy + Send>;
@@ -93,36 +112,20 @@ impl Storage for Heap {
 #[derive(Debug)]
 pub struct Fixed<'a>(PhantomData<&'a mut [u8]>);
 
-impl<'a> Storage for Fixed<'a> {
+impl Storage for Fixed<'_> {}
+
+impl<'a> sealed::Kind for Fixed<'a> {
     type Buf = FixedBuffer<'a>;
-    type Slot<T: fmt::Debug> = Inline<T>;
+    type Slot<T: fmt::Debug> = sealed::Inline<T>;
     type Entropy = &'a mut (dyn Entropy + Send);
     type Request = BorrowedRequest<'a>;
     const COMPRESSION: bool = false;
     const MAX_HEADERS: usize = crate::handshake::STACK_HEADER_SLOTS;
     fn slot<T: fmt::Debug>(value: T) -> Self::Slot<T> {
-        Inline(value)
+        sealed::Inline(value)
     }
     fn unslot<T: fmt::Debug>(slot: Self::Slot<T>) -> T {
         slot.0
-    }
-}
-
-/// A value kept in place (the [`Fixed`] storage's handshake state).
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct Inline<T>(T);
-
-impl<T> Deref for Inline<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Inline<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
     }
 }
 

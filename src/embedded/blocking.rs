@@ -5,20 +5,20 @@ use core::ops::Range;
 
 use embedded_io::{Read, Write};
 
-use super::{Core, Decision, Error, Handshake};
+use super::{Engine, Error, Next};
 use crate::close::CloseCode;
-use crate::connection::{Connection, DefaultStorage, State, Transmit};
-use crate::error::UsageError;
-use crate::event::{Event, MessageKind};
-use crate::handshake::Request;
-use crate::storage::Storage;
+use crate::connection::storage::Storage;
+use crate::connection::{Connection, DefaultStorage};
+use crate::event::Event;
+use crate::frame::MessageKind;
+use crate::handshake::{Decision, Request};
 use crate::time::Instant;
 
 /// A WebSocket over a blocking embedded-io transport `T`, reading into the
 /// caller's buffer `'b`.
 #[derive(Debug)]
 pub struct WebSocket<'b, T: embedded_io::ErrorType, S: Storage = DefaultStorage> {
-    core: Core<'b, S>,
+    engine: Engine<'b, S>,
     transport: T,
     /// A write error met after an event was handed out, returned by the
     /// next call so that the event itself was not lost.
@@ -38,7 +38,7 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
         clock: fn() -> Instant,
     ) -> Self {
         WebSocket {
-            core: Core::new(conn, read_buf, clock),
+            engine: Engine::new(conn, read_buf, clock),
             transport,
             pending: None,
         }
@@ -49,35 +49,25 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
     ///
     /// Bytes that arrive after the handshake stay in the buffer for
     /// [`next_event`](Self::next_event). A client whose upgrade is refused
-    /// gets [`Error::Rejected`]; a server that rejected gets
-    /// [`Error::Closed`] once its answer is written.
+    /// gets [`Error::Rejected`]; a server whose decision refused
+    /// the request gets [`Error::Refused`] once its answer is written.
     pub fn handshake<'d>(
         &mut self,
         mut decide: impl FnMut(&Request<'_>) -> Decision<'d>,
     ) -> Result<(), Error<T::Error>> {
         loop {
-            if matches!(self.core.conn.state(), State::Open | State::Closing) {
-                return self.flush();
-            }
-            self.core.fire_timers();
-            match self.core.poll_handshake(&mut decide)? {
-                Some(Handshake::Progress) => continue,
-                Some(Handshake::Rejected(status)) => {
+            match self.engine.handshake_step(&mut decide) {
+                Next::Return(Ok(())) => return self.flush(),
+                Next::Return(Err(error)) => {
+                    // A refusal's answer, or a failure's, goes out first.
                     let _ = self.flush();
-                    return Err(Error::Rejected(status));
+                    return Err(error);
                 }
-                Some(Handshake::Closed(error)) => {
-                    // A rejection's answer, or the failure's, goes out.
-                    let _ = self.flush();
-                    return Err(error.map_or(Error::Closed, Error::Protocol));
+                Next::Transfer => {
+                    self.flush()?;
+                    self.fill()?;
                 }
-                None => {}
             }
-            if self.core.closed || self.core.eof {
-                return Err(Error::Closed);
-            }
-            self.flush()?;
-            self.fill()?;
         }
     }
 
@@ -95,24 +85,21 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
         }
         let mut f = Some(f);
         loop {
-            if self.core.closed {
-                return Err(Error::Closed);
-            }
-            self.core.fire_timers();
-            if let Some(result) = self.core.poll(&mut f) {
-                // The engine's answers (a Pong, a Close reply) go out now.
-                if let Err(error) = self.flush() {
-                    self.pending = Some(error);
+            match self.engine.event_step(&mut f) {
+                Next::Return(result) => {
+                    // The engine's answers (a Pong, a Close reply) go out
+                    // now; a failure is kept for the next call, so the
+                    // event itself is never lost.
+                    if let Err(error) = self.flush() {
+                        self.pending = Some(error);
+                    }
+                    return result;
                 }
-                return Ok(result);
+                Next::Transfer => {
+                    self.flush()?;
+                    self.fill()?;
+                }
             }
-            if self.core.eof {
-                // The engine always ends with `Closed` after EOF; this is
-                // only a guard against waiting on a finished transport.
-                return Err(Error::Closed);
-            }
-            self.flush()?;
-            self.fill()?;
         }
     }
 
@@ -124,19 +111,19 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error<T::Error>> {
-        self.core.conn.send(kind, payload, fin)?;
-        self.flush()
+        self.engine.send(kind, payload, fin)?;
+        self.write_out(payload)
     }
 
     /// Sends a Ping (at most 125 bytes).
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error<T::Error>> {
-        self.core.conn.ping(payload)?;
+        self.engine.core.conn.ping(payload)?;
         self.flush()
     }
 
     /// Sends an unsolicited Pong (at most 125 bytes).
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error<T::Error>> {
-        self.core.conn.pong(payload)?;
+        self.engine.core.conn.pong(payload)?;
         self.flush()
     }
 
@@ -144,28 +131,26 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
     /// completes) the closing handshake; keep calling
     /// [`next_event`](Self::next_event) until `Closed`.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
-        self.core.conn.close(code, reason)?;
+        self.engine.core.conn.close(code, reason)?;
         self.flush()
     }
 
     /// Writes everything the engine has queued, then flushes the transport.
     pub fn flush(&mut self) -> Result<(), Error<T::Error>> {
-        while let Some(transmit) = self.core.conn.poll_transmit() {
-            match transmit {
-                Transmit::Bytes(bytes) => {
-                    let n = self.transport.write(bytes).map_err(Error::Transport)?;
-                    if n == 0 {
-                        return Err(Error::Closed);
-                    }
-                    self.core.conn.transmitted(n);
-                }
-                Transmit::Shutdown => self.core.shut = true,
-                // Only after `send_external` on the connection itself: this
-                // adapter cannot write a payload it was not given.
-                Transmit::External(_) => return Err(UsageError::ExternalPending.into()),
-            }
+        self.write_out(&[])
+    }
+
+    /// Writes the queued bytes and the tail of `payload` the engine owes
+    /// after an external frame header, in stream order.
+    fn write_out(&mut self, payload: &[u8]) -> Result<(), Error<T::Error>> {
+        while let Some(bytes) = self.engine.next_write(payload)? {
+            let result = self.transport.write(bytes);
+            self.engine.wrote(result, payload)?;
         }
-        self.transport.flush().map_err(Error::Transport)
+        match self.transport.flush() {
+            Ok(()) => Ok(()),
+            Err(error) => self.engine.transport_failed(error),
+        }
     }
 
     /// Runs the deadlines that have passed (see
@@ -173,24 +158,24 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
     /// keepalive Ping, a Close). An event they cause (`Closed`) comes out of
     /// the next [`next_event`](Self::next_event).
     pub fn handle_timeout(&mut self) -> Result<(), Error<T::Error>> {
-        self.core.fire_timers();
+        self.engine.fire_timers();
         self.flush()
     }
 
     /// The engine's next deadline, if one is armed, on the clock's scale.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.conn.poll_timeout()
+        self.engine.core.conn.poll_timeout()
     }
 
     /// The engine asked to shut the transport's write side (it has sent its
     /// last byte); embedded-io has no call for that, see the module docs.
     pub fn shutdown_requested(&self) -> bool {
-        self.core.shut
+        self.engine.core.shut
     }
 
     /// The engine, for its getters (state, subprotocol, close codes).
     pub fn connection(&self) -> &Connection<S> {
-        &self.core.conn
+        &self.engine.core.conn
     }
 
     /// The transport. Reading or writing it directly corrupts the
@@ -202,15 +187,18 @@ impl<'b, T: Read + Write, S: Storage> WebSocket<'b, T, S> {
     /// Takes the parts back: the engine, the transport, the read buffer and
     /// the range in it of bytes read but not yet given to the engine.
     pub fn into_parts(self) -> (Connection<S>, T, &'b mut [u8], Range<usize>) {
-        let range = self.core.start..self.core.end;
-        (self.core.conn, self.transport, self.core.buf, range)
+        let range = self.engine.core.input.range();
+        let core = self.engine.core;
+        (core.conn, self.transport, core.input.into_inner(), range)
     }
 
     /// Reads more bytes into the buffer (or notes end of input).
     fn fill(&mut self) -> Result<(), Error<T::Error>> {
-        let spare = self.core.spare()?;
-        let n = self.transport.read(spare).map_err(Error::Transport)?;
-        self.core.filled(n);
+        let spare = self.engine.core.input.spare()?;
+        match self.transport.read(spare) {
+            Ok(n) => self.engine.filled(n),
+            Err(error) => self.engine.transport_failed(error)?,
+        }
         Ok(())
     }
 }

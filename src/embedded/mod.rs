@@ -10,8 +10,8 @@
 //!
 //! ```no_run
 //! # fn demo<T: embedded_io::Read + embedded_io::Write>(socket: T) -> Result<(), hybi::embedded::Error<T::Error>> {
-//! use hybi::embedded::{blocking::WebSocket, Decision};
-//! use hybi::{Config, Connection, Event, Instant};
+//! use hybi::embedded::blocking::WebSocket;
+//! use hybi::{Config, Connection, Decision, Event, Instant};
 //!
 //! fn now() -> Instant {
 //!     // The board's monotonic timer, e.g. embassy_time::Instant::now().as_micros().
@@ -26,7 +26,7 @@
 //! let mut ws = WebSocket::new(conn, socket, &mut read_buf, now);
 //! ws.handshake(|request| match request.path() {
 //!     "/ws" => Decision::accept(),
-//!     _ => Decision::reject(404, b"not here"),
+//!     _ => Decision::reject(404, "not here"),
 //! })?;
 //! let mut echo = [0u8; 1024];
 //! loop {
@@ -124,11 +124,14 @@ pub mod asynch;
 
 use core::fmt;
 
-use crate::connection::Connection;
+use crate::adapter::{BufferFull, Core, Queued};
+use crate::connection::storage::Storage;
+use crate::connection::Compression;
+use crate::connection::{Connection, State, Transmit};
 use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
-use crate::handshake::{Accept, Request};
-use crate::storage::Storage;
+use crate::frame::MessageKind;
+use crate::handshake::{Decision, Request};
 use crate::time::Instant;
 
 /// What went wrong, with `E` the transport's error.
@@ -151,11 +154,13 @@ pub enum Error<E> {
     /// Client: the server answered the upgrade with this status instead of
     /// 101. The connection is over.
     Rejected(u16),
+    /// Server: the application's decision refused the request with this
+    /// status; the answer was written and the connection is over.
+    Refused(u16),
     /// The connection is over: its [`Event::Closed`] was already handed
-    /// out, or it ended during the handshake with no protocol error (a
-    /// server that rejected the request, a peer that went away), or the
-    /// transport accepted no bytes from a write, which the embedded-io
-    /// contract reserves for a writer that can take no more.
+    /// out, or the peer went away during the handshake, or the transport
+    /// accepted no bytes from a write, which the embedded-io contract
+    /// reserves for a writer that can take no more.
     Closed,
     /// The read buffer has no room: it is empty (`read` with an empty
     /// buffer would report nothing forever), or it is full of bytes the
@@ -169,6 +174,12 @@ impl<E> From<UsageError> for Error<E> {
     }
 }
 
+impl<E> From<BufferFull> for Error<E> {
+    fn from(_: BufferFull) -> Self {
+        Error::BufferTooSmall
+    }
+}
+
 impl<E: fmt::Debug> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -177,6 +188,7 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             Error::Protocol(error) => write!(f, "protocol error: {error}"),
             Error::Usage(error) => write!(f, "usage error: {error}"),
             Error::Rejected(status) => write!(f, "upgrade rejected with status {status}"),
+            Error::Refused(status) => write!(f, "request refused with status {status}"),
             Error::Closed => f.write_str("the connection is closed"),
             Error::BufferTooSmall => f.write_str("the read buffer has no room"),
         }
@@ -201,99 +213,60 @@ impl<E: embedded_io::Error + 'static> embedded_io::Error for Error<E> {
             Error::Transport(error) => error.kind(),
             Error::Protocol(_) => ErrorKind::InvalidData,
             Error::Usage(_) => ErrorKind::InvalidInput,
-            Error::Rejected(_) => ErrorKind::ConnectionRefused,
+            Error::Rejected(_) | Error::Refused(_) => ErrorKind::ConnectionRefused,
             Error::Closed => ErrorKind::NotConnected,
             Error::BufferTooSmall => ErrorKind::OutOfMemory,
         }
     }
 }
 
-/// A server's answer to an upgrade request, returned by the closure given
-/// to `handshake`. Borrows nothing from the request, so it can be applied
-/// after the request is gone.
-#[derive(Debug, Clone)]
-pub enum Decision<'a> {
-    /// Accept, with an optional subprotocol and extra headers.
-    Accept(Accept<'a>),
-    /// Refuse with an HTTP status (200..=599), extra headers and a body;
-    /// the handshake then returns [`Error::Closed`].
-    Reject {
-        /// The status code.
-        status: u16,
-        /// Extra headers.
-        headers: &'a [(&'a str, &'a str)],
-        /// The body.
-        body: &'a [u8],
-    },
-}
-
-impl<'a> Decision<'a> {
-    /// Accept with no subprotocol and no extra header.
-    pub fn accept() -> Self {
-        Decision::Accept(Accept::new())
-    }
-
-    /// Refuse with `status` and `body`, no extra header.
-    pub fn reject(status: u16, body: &'a [u8]) -> Self {
-        Decision::Reject {
-            status,
-            headers: &[],
-            body,
-        }
-    }
-}
-
-/// What a handshake step found.
-enum Handshake {
-    /// An event was handled; ask the engine again.
+/// What one handshake step found.
+enum HandshakeStep {
+    /// An event was handled (a server's request answered); go on.
     Progress,
-    /// The client's upgrade was refused with this status.
+    /// Client: the server refused with this status.
     Rejected(u16),
-    /// The connection ended during the handshake, with this violation if any.
-    Closed(Option<ProtocolError>),
+    /// The connection ended during the handshake.
+    Closed(crate::event::Closed),
 }
 
-/// Everything the adapters share that is not I/O: the engine, the caller's
-/// read buffer with the unconsumed bytes `buf[start..end]`, the clock, and
-/// what the transport did. The blocking and async adapters add only the
-/// transport calls.
-struct Core<'b, S: Storage> {
-    conn: Connection<S>,
-    buf: &'b mut [u8],
-    start: usize,
-    end: usize,
+/// What the adapter does next, decided without I/O; the blocking and async
+/// adapters only carry it out.
+enum Next<R, E> {
+    /// Done: flush what the engine queued, then return this.
+    Return(Result<R, Error<E>>),
+    /// Write what is queued, then read more input.
+    Transfer,
+}
+
+/// The adapter core on the caller's read buffer, with the clock: all the
+/// embedded adapters keep apart from the transport.
+struct Engine<'b, S: Storage> {
+    core: Core<S, &'b mut [u8]>,
     clock: fn() -> Instant,
-    /// The transport reported end of input.
-    eof: bool,
-    /// The engine asked for the write side to be shut.
-    shut: bool,
-    /// `Event::Closed` was handed out.
-    closed: bool,
+    /// A refusal by the server's decision, to report once the connection
+    /// closes.
+    refused: Option<u16>,
 }
 
-impl<S: Storage> fmt::Debug for Core<'_, S> {
+impl<S: Storage> fmt::Debug for Engine<'_, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
-            .field("conn", &self.conn)
-            .field("buffered_input", &(self.end - self.start))
-            .field("eof", &self.eof)
-            .field("shut", &self.shut)
-            .field("closed", &self.closed)
+        f.debug_struct("Engine")
+            .field("conn", &self.core.conn)
+            .field("buffered_input", &self.core.input.range().len())
+            .field("eof", &self.core.eof)
+            .field("shut", &self.core.shut)
+            .field("closed", &self.core.closed)
             .finish_non_exhaustive()
     }
 }
 
-impl<'b, S: Storage> Core<'b, S> {
+impl<'b, S: Storage> Engine<'b, S> {
     fn new(conn: Connection<S>, buf: &'b mut [u8], clock: fn() -> Instant) -> Self {
-        Core {
-            conn,
-            buf,
-            start: 0,
-            end: 0,
+        Engine {
+            core: Core::new(conn, buf),
             clock,
-            eof: false,
-            shut: false,
-            closed: false,
+            refused: None,
         }
     }
 
@@ -301,99 +274,156 @@ impl<'b, S: Storage> Core<'b, S> {
         (self.clock)()
     }
 
-    /// Runs the deadlines that have passed. Their events (`Closed`) come
-    /// out of the next `poll`, their frames (a Ping, a Close) out of the
-    /// next flush.
     fn fire_timers(&mut self) {
         let now = self.now();
-        if self.conn.poll_timeout().is_some_and(|at| at <= now) {
-            self.conn.handle_timeout(now);
-        }
+        self.core.fire_timers(now);
     }
 
-    /// Hands the buffered bytes to the engine; the next event, if any, goes
-    /// to `f` (taken from the option, so a loop can hold an `FnOnce`).
-    /// `None` when the engine needs more input.
-    fn poll<R, F: FnOnce(Event<'_>) -> R>(&mut self, f: &mut Option<F>) -> Option<R> {
-        let now = self.now();
-        let input = self
-            .conn
-            .handle_input(&mut self.buf[self.start..self.end], now);
-        self.start += input.consumed;
-        let event = input.event?;
-        self.closed |= matches!(event, Event::Closed(_));
-        let f = f.take()?;
-        Some(f(event))
-    }
-
-    /// One handshake step: `None` when the engine needs more input. A
-    /// server's request is answered by `decide` at once (the engine
-    /// consumes nothing while it waits for the answer).
-    fn poll_handshake<'d>(
+    /// One step of the opening handshake. A server's request is answered
+    /// by `decide` at once (the engine consumes nothing while it waits).
+    fn handshake_step<'d, E>(
         &mut self,
         decide: &mut impl FnMut(&Request<'_>) -> Decision<'d>,
-    ) -> Result<Option<Handshake>, UsageError> {
+    ) -> Next<(), E> {
+        if matches!(self.core.conn.state(), State::Open | State::Closing) {
+            return Next::Return(Ok(()));
+        }
+        self.fire_timers();
         let now = self.now();
-        let input = self
-            .conn
-            .handle_input(&mut self.buf[self.start..self.end], now);
-        self.start += input.consumed;
-        let step = match input.event {
-            None => return Ok(None),
-            Some(Event::Request(request)) => {
-                let decision = decide(&request);
-                apply(&mut self.conn, decision)?;
-                Handshake::Progress
+        let step = self.core.poll(now, |event| match event {
+            Event::Request(request) => (HandshakeStep::Progress, Some(decide(&request))),
+            Event::Rejected { response, .. } => (HandshakeStep::Rejected(response.status()), None),
+            Event::Closed(closed) => (HandshakeStep::Closed(closed), None),
+            _ => (HandshakeStep::Progress, None),
+        });
+        let error = match step {
+            None if self.core.closed.is_some() || self.core.eof => Error::Closed,
+            None => return Next::Transfer,
+            Some((_, Some(decision))) => {
+                if let Decision::Reject(reject) = &decision {
+                    self.refused = Some(reject.status());
+                }
+                return match self.core.conn.decide(decision) {
+                    Ok(()) => self.handshake_step(decide),
+                    Err(error) => Next::Return(Err(error.into())),
+                };
             }
-            Some(Event::Rejected { response, .. }) => Handshake::Rejected(response.status()),
-            Some(Event::Closed(closed)) => {
-                self.closed = true;
-                Handshake::Closed(closed.error)
-            }
-            Some(_) => Handshake::Progress,
+            Some((HandshakeStep::Rejected(status), _)) => Error::Rejected(status),
+            Some((HandshakeStep::Closed(closed), _)) => match (closed.error, self.refused) {
+                (Some(error), _) => Error::Protocol(error),
+                (None, Some(status)) => Error::Refused(status),
+                (None, None) => Error::Closed,
+            },
+            Some(_) => return self.handshake_step(decide),
         };
-        Ok(Some(step))
+        Next::Return(Err(error))
     }
 
-    /// The free room at the end of the buffer, after moving the unconsumed
-    /// bytes to the front if there is none. The engine consumes everything
-    /// it does not hand out as an event, so normally `start == end` here and
-    /// moving is free; the copy is for a future engine that keeps part of a
-    /// handshake head in the caller's buffer.
-    fn spare<E>(&mut self) -> Result<&mut [u8], Error<E>> {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
+    /// One step of `next_event`: the next event lent to `f`, or the need
+    /// for more input.
+    fn event_step<R, E>(&mut self, f: &mut Option<impl FnOnce(Event<'_>) -> R>) -> Next<R, E> {
+        if self.core.closed.is_some() {
+            return Next::Return(Err(Error::Closed));
         }
-        match self.buf.get_mut(self.end..) {
-            Some(spare) if !spare.is_empty() => Ok(spare),
-            _ => Err(Error::BufferTooSmall),
+        self.fire_timers();
+        let now = self.now();
+        match self.core.poll(now, |event| f.take().map(|f| f(event))) {
+            Some(Some(result)) => Next::Return(Ok(result)),
+            // The engine always ends with `Closed` after EOF; this is only
+            // a guard against waiting on a finished transport.
+            _ if self.core.eof => Next::Return(Err(Error::Closed)),
+            _ => Next::Transfer,
         }
     }
 
-    /// A read returned `n`: bytes, or end of input when 0 (the buffer given
-    /// was never empty, see `spare`).
+    /// The read returned `n` bytes, 0 being the end of input.
     fn filled(&mut self, n: usize) {
-        if n == 0 {
-            self.eof = true;
-            let now = self.now();
-            self.conn.handle_eof(now);
-        } else {
-            self.end += n;
+        let now = self.now();
+        self.core.filled(n, now);
+    }
+
+    /// A read or write failed with `error`. A reset, a broken pipe or an
+    /// aborted connection ends the connection: after the closing handshake
+    /// that is its normal end (`Ok`: its `Closed` follows), before it the
+    /// error is returned and `Closed` (abnormal, 1006) follows. Any other
+    /// error (a read timeout) is returned and is not final: nothing is
+    /// lost, the same call can be made again.
+    fn transport_failed<E: embedded_io::Error>(&mut self, error: E) -> Result<(), Error<E>> {
+        use embedded_io::ErrorKind;
+        let disconnected = matches!(
+            error.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::NotConnected
+        );
+        if !disconnected {
+            return Err(Error::Transport(error));
+        }
+        let now = self.now();
+        match self.core.transport_ended(true, now) {
+            true => Ok(()),
+            false => Err(Error::Transport(error)),
         }
     }
-}
 
-/// Applies a server's decision to the pending request.
-fn apply<S: Storage>(conn: &mut Connection<S>, decision: Decision<'_>) -> Result<(), UsageError> {
-    match decision {
-        Decision::Accept(accept) => conn.accept(accept),
-        Decision::Reject {
-            status,
-            headers,
-            body,
-        } => conn.reject(status, headers, body),
+    /// The next bytes to write: queued bytes, or the tail of `payload` the
+    /// engine owes after an external frame header; `None` once everything
+    /// is out. A shutdown request is noted on the way (embedded-io cannot
+    /// half-close).
+    fn next_write<'p>(&'p mut self, payload: &'p [u8]) -> Result<Option<&'p [u8]>, UsageError> {
+        match self.core.conn.poll_transmit() {
+            None => Ok(None),
+            // Given last, once everything else is written.
+            Some(Transmit::Shutdown) => {
+                self.core.shut = true;
+                Ok(None)
+            }
+            Some(Transmit::Bytes(bytes)) => Ok(Some(bytes)),
+            Some(Transmit::External(owed)) => match payload.len().checked_sub(owed) {
+                Some(start) => Ok(payload.get(start..)),
+                // Only after `send_external` on the connection itself:
+                // this adapter cannot write a payload it was not given.
+                None => Err(UsageError::ExternalPending),
+            },
+        }
+    }
+
+    /// A write from [`next_write`](Self::next_write) returned. On an error
+    /// the payload still owed is copied in, so nothing is lost if the call
+    /// is made again (a timeout).
+    fn wrote<E: embedded_io::Error>(
+        &mut self,
+        result: Result<usize, E>,
+        payload: &[u8],
+    ) -> Result<(), Error<E>> {
+        let error = match result {
+            Ok(0) => return Err(Error::Closed),
+            Ok(n) => {
+                self.core.conn.transmitted(n);
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let owed = self.core.conn.external_owed();
+        if let Some(rest) = payload
+            .len()
+            .checked_sub(owed)
+            .and_then(|at| payload.get(at..))
+        {
+            if owed > 0 {
+                self.core.conn.buffer_external(rest)?;
+            }
+        }
+        self.transport_failed(error)
+    }
+
+    /// Queues a data frame: copied into the engine, or (a server's large
+    /// payload) only its header, the caller's `payload` being written after
+    /// it with no copy, which lets a fixed output buffer send payloads
+    /// larger than itself.
+    fn send(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> Result<Queued, UsageError> {
+        self.core
+            .send_fragment(kind, payload, fin, Compression::Auto)
     }
 }

@@ -33,7 +33,7 @@ use flate2::{Decompress, FlushDecompress, Status};
 use super::compress::TAIL;
 use super::deflate::DeflateParams;
 use crate::error::ProtocolError;
-use crate::event::MessageKind;
+use crate::frame::MessageKind;
 
 /// The most compressed bytes the receiver hands over at once; bounds the
 /// staging buffer.

@@ -19,7 +19,7 @@ pub(crate) mod compress;
 pub mod deflate;
 pub(crate) mod inflate;
 
-use crate::handshake::is_http_token;
+use crate::token::{is_tchar, is_token};
 
 /// One `extension-param`: a name and, if present, its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub(crate) fn parse_element(element: &str) -> Result<(&str, Params<'_>), SyntaxE
         None => (element, ""),
     };
     let name = name.trim_matches([' ', '\t']);
-    if !is_http_token(name.as_bytes()) {
+    if !is_token(name.as_bytes()) {
         return Err(SyntaxError);
     }
     // Check every parameter now, so callers can iterate without errors.
@@ -109,7 +109,7 @@ impl<'a> Iterator for Params<'a> {
 
 fn parse_param(param: &str) -> Result<Param<'_>, SyntaxError> {
     let Some((name, value)) = param.split_once('=') else {
-        return if is_http_token(param.as_bytes()) {
+        return if is_token(param.as_bytes()) {
             Ok(Param {
                 name: param,
                 value: None,
@@ -120,7 +120,7 @@ fn parse_param(param: &str) -> Result<Param<'_>, SyntaxError> {
     };
     let name = name.trim_matches([' ', '\t']);
     let value = value.trim_matches([' ', '\t']);
-    if !is_http_token(name.as_bytes()) {
+    if !is_token(name.as_bytes()) {
         return Err(SyntaxError);
     }
     let value = match value.strip_prefix('"') {
@@ -135,7 +135,7 @@ fn parse_param(param: &str) -> Result<Param<'_>, SyntaxError> {
             let bytes = param.value_bytes();
             let mut count = 0;
             for b in bytes {
-                if !crate::handshake::is_http_tchar(b) {
+                if !is_tchar(b) {
                     return Err(SyntaxError);
                 }
                 count += 1;
@@ -146,7 +146,7 @@ fn parse_param(param: &str) -> Result<Param<'_>, SyntaxError> {
             }
             inner
         }
-        None if is_http_token(value.as_bytes()) => value,
+        None if is_token(value.as_bytes()) => value,
         None => return Err(SyntaxError),
     };
     Ok(Param {

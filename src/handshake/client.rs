@@ -79,25 +79,40 @@ impl ClientRequest {
         self
     }
 
-    /// Offers one more subprotocol, after those already offered (the order
-    /// is the client's preference, §4.1 item 10). Must be an HTTP token.
-    pub fn protocol(mut self, protocol: &str) -> Self {
-        self.protocols.push(String::from(protocol));
+    /// The subprotocols to offer, in order of preference (RFC 6455 §4.1
+    /// item 10); each must be an HTTP token, none twice. Replaces any
+    /// offered before.
+    pub fn subprotocols(mut self, subprotocols: &[&str]) -> Self {
+        self.protocols = subprotocols.iter().map(|p| String::from(*p)).collect();
         self
     }
 
-    /// Offers one more extension, as a raw `Sec-WebSocket-Extensions` entry
-    /// (e.g. `permessage-deflate; client_max_window_bits`). The server may
-    /// only accept extensions named here (§4.1).
-    pub fn extension(mut self, offer: &str) -> Self {
+    /// Raw `Sec-WebSocket-Extensions` entries to offer (e.g.
+    /// `permessage-deflate; client_max_window_bits`); the server may only
+    /// accept extensions named here (§4.1). Replaces any offered before.
+    /// With `Config::deflate` set the engine adds its own
+    /// permessage-deflate offer after these.
+    pub fn extensions(mut self, offers: &[&str]) -> Self {
+        self.extensions = offers.iter().map(|e| String::from(*e)).collect();
+        self
+    }
+
+    /// Extra header lines after the handshake's own (Cookie,
+    /// Authorization, ...). Headers the handshake sets itself are refused
+    /// when writing. Replaces any given before.
+    pub fn headers(mut self, headers: &[(&str, &str)]) -> Self {
+        self.headers = headers
+            .iter()
+            .map(|(n, v)| (String::from(*n), String::from(*v)))
+            .collect();
+        self
+    }
+
+    /// Appends one extension offer after those given; the engine's own
+    /// permessage-deflate offer goes this way.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn push_extension(mut self, offer: &str) -> Self {
         self.extensions.push(String::from(offer));
-        self
-    }
-
-    /// Adds a header line after the handshake's own (Cookie, Authorization,
-    /// ...). Headers the handshake sets itself are refused when writing.
-    pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((String::from(name), String::from(value)));
         self
     }
 
@@ -132,8 +147,8 @@ impl ClientRequest {
         &self.uri.resource
     }
 
-    /// The subprotocols offered so far, in order.
-    pub fn protocols(&self) -> impl Iterator<Item = &str> + '_ {
+    /// The subprotocols offered, in order.
+    pub fn offered_subprotocols(&self) -> impl Iterator<Item = &str> + '_ {
         self.protocols.iter().map(String::as_str)
     }
 
@@ -323,13 +338,10 @@ pub trait ClientHead: fmt::Debug + sealed::Sealed {
     /// a value that may not be sent is refused ([`UsageError::InvalidHeader`]
     /// or [`UsageError::InvalidToken`]), a head that does not fit a fixed
     /// buffer is [`UsageError::OutputFull`].
-    #[doc(hidden)]
     fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError>;
     /// Whether `protocol` is one of the subprotocols offered.
-    #[doc(hidden)]
-    fn offers_protocol(&self, protocol: &[u8]) -> bool;
+    fn offers_subprotocol(&self, protocol: &[u8]) -> bool;
     /// Whether an extension named `name` was offered.
-    #[doc(hidden)]
     fn offers_extension(&self, name: &str) -> bool;
 }
 
@@ -361,7 +373,7 @@ impl ClientHead for ClientRequest {
     fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError> {
         write_all_or_nothing(&self.parts(), key, out)
     }
-    fn offers_protocol(&self, protocol: &[u8]) -> bool {
+    fn offers_subprotocol(&self, protocol: &[u8]) -> bool {
         self.protocols.iter().any(|p| p.as_bytes() == protocol)
     }
     fn offers_extension(&self, name: &str) -> bool {
@@ -371,14 +383,14 @@ impl ClientHead for ClientRequest {
 
 /// A client request made of borrowed parts, for a connection without a
 /// heap ([`Fixed`](crate::storage::Fixed) storage): the same checks and the
-/// same bytes on the wire as [`ClientRequest`], with lists given as slices
-/// instead of built up.
+/// same bytes on the wire as [`ClientRequest`], and the same methods; it
+/// borrows its lists where `ClientRequest` copies them.
 ///
 /// ```
 /// use hybi::handshake::BorrowedRequest;
 ///
 /// let request = BorrowedRequest::new("ws://sensor.local:8080/feed")?
-///     .protocols(&["v2.feed"])
+///     .subprotocols(&["v2.feed"])
 ///     .headers(&[("Authorization", "Bearer t0k3n")]);
 /// assert_eq!(request.port(), 8080);
 /// # Ok::<(), hybi::UsageError>(())
@@ -413,19 +425,22 @@ impl<'a> BorrowedRequest<'a> {
         self
     }
 
-    /// The subprotocols to offer, in order of preference; each a token.
-    pub fn protocols(mut self, protocols: &'a [&'a str]) -> Self {
-        self.protocols = protocols;
+    /// The subprotocols to offer, in order of preference; each a token
+    /// (see [`ClientRequest::subprotocols`]).
+    pub fn subprotocols(mut self, subprotocols: &'a [&'a str]) -> Self {
+        self.protocols = subprotocols;
         self
     }
 
-    /// Raw `Sec-WebSocket-Extensions` entries to offer.
+    /// Raw `Sec-WebSocket-Extensions` entries to offer (see
+    /// [`ClientRequest::extensions`]).
     pub fn extensions(mut self, offers: &'a [&'a str]) -> Self {
         self.extensions = offers;
         self
     }
 
-    /// Extra header lines after the handshake's own.
+    /// Extra header lines after the handshake's own (see
+    /// [`ClientRequest::headers`]).
     pub fn headers(mut self, headers: &'a [(&'a str, &'a str)]) -> Self {
         self.headers = headers;
         self
@@ -453,6 +468,11 @@ impl<'a> BorrowedRequest<'a> {
         self.uri.secure
     }
 
+    /// The subprotocols offered, in order.
+    pub fn offered_subprotocols(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.protocols.iter().copied()
+    }
+
     fn parts(&self) -> HeadParts<'a, &'a str, &'a str> {
         HeadParts {
             uri: self.uri,
@@ -469,7 +489,7 @@ impl ClientHead for BorrowedRequest<'_> {
     fn write_head<B: Buffer>(&self, key: &[u8; 24], out: &mut B) -> Result<(), UsageError> {
         write_all_or_nothing(&self.parts(), key, out)
     }
-    fn offers_protocol(&self, protocol: &[u8]) -> bool {
+    fn offers_subprotocol(&self, protocol: &[u8]) -> bool {
         self.protocols.iter().any(|p| p.as_bytes() == protocol)
     }
     fn offers_extension(&self, name: &str) -> bool {
@@ -630,7 +650,7 @@ pub(crate) fn parse_response(
         }
         if let Some(p) = protocol {
             let chosen = p.bytes(head);
-            if !is_token(chosen) || !request.offers_protocol(chosen) {
+            if !is_token(chosen) || !request.offers_subprotocol(chosen) {
                 return Err(UnofferedSubprotocol);
             }
         }
@@ -704,7 +724,7 @@ impl<'a> Response<'a> {
 
     /// The subprotocol the server selected (RFC 6455 §4.1: the _Subprotocol
     /// In Use_), if any; on a 101 it is always one the client offered.
-    pub fn protocol(&self) -> Option<&'a str> {
+    pub fn subprotocol(&self) -> Option<&'a str> {
         self.parsed
             .protocol
             .map(|p| p.str(self.head))
@@ -738,7 +758,7 @@ impl fmt::Debug for Response<'_> {
         f.debug_struct("Response")
             .field("status", &self.status())
             .field("reason", &self.reason())
-            .field("protocol", &self.protocol())
+            .field("subprotocol", &self.subprotocol())
             .field("extensions", &DebugIter(|| self.extensions()))
             .field("location", &self.location())
             .finish_non_exhaustive()

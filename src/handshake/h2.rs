@@ -86,10 +86,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::negotiated::{Negotiated, Settings};
 use super::server::Accept;
 use super::tokens::{is_field_value, is_token, ListItems};
-use crate::config::Config;
-use crate::connection::upgraded::Negotiated;
 use crate::error::UsageError;
 
 /// Why a header list is not a WebSocket extended CONNECT (RFC 8441); each
@@ -337,7 +336,7 @@ impl<'a> ConnectRequest<'a> {
 
     /// The subprotocols offered, over every `sec-websocket-protocol` field,
     /// valid tokens only, as [`Request::protocols`](crate::Request::protocols).
-    pub fn protocols(&self) -> impl Iterator<Item = &'a str> + '_ {
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.list("sec-websocket-protocol")
             .filter(|p| is_token(p.as_bytes()))
     }
@@ -349,8 +348,8 @@ impl<'a> ConnectRequest<'a> {
     }
 
     /// Whether `protocol` was offered, compared exactly.
-    pub fn is_protocol_offered(&self, protocol: &str) -> bool {
-        self.protocols().any(|p| p == protocol)
+    pub fn offers_subprotocol(&self, subprotocol: &str) -> bool {
+        self.subprotocols().any(|p| p == subprotocol)
     }
 
     fn list(&self, name: &'static str) -> impl Iterator<Item = &'a str> + '_ {
@@ -362,27 +361,28 @@ impl<'a> ConnectRequest<'a> {
 
     /// Accepts the request: checks `accept` (the subprotocol must have been
     /// offered, extra headers must be valid and not ones the answer sets),
-    /// negotiates permessage-deflate with `config.deflate` as the HTTP/1.1
-    /// path does, and returns the answer's header list with what was
-    /// agreed. Pass the same `config` and the [`Negotiated`] to
+    /// negotiates permessage-deflate with `settings`' deflate configuration
+    /// as the HTTP/1.1 path does, and returns the answer's header list with
+    /// what was agreed. Pass the `Config` the settings came from and the
+    /// [`Negotiated`] to
     /// [`Connection::from_upgraded`](crate::Connection::from_upgraded).
     pub fn accept(
         &self,
         accept: &Accept<'_>,
-        config: &Config,
+        settings: Settings<'_>,
     ) -> Result<ConnectResponse, UsageError> {
         let mut negotiated = Negotiated::new();
         let mut headers = Vec::new();
         headers.push((String::from(":status"), String::from("200")));
-        if let Some(p) = accept.chosen_protocol() {
+        if let Some(p) = accept.selected_subprotocol() {
             // RFC 6455 §4.2.2: the value "MUST be derived from the client's
             // handshake, specifically by selecting one of the values from
             // the |Sec-WebSocket-Protocol| field".
-            if !self.is_protocol_offered(p) {
+            if !self.offers_subprotocol(p) {
                 return Err(UsageError::SubprotocolNotOffered);
             }
             headers.push((String::from("sec-websocket-protocol"), p.to_string()));
-            negotiated = negotiated.subprotocol(p);
+            negotiated = negotiated.with_subprotocol(p);
         }
         for &(name, value) in accept.extra_headers() {
             let lower = name.to_ascii_lowercase();
@@ -396,17 +396,17 @@ impl<'a> ConnectRequest<'a> {
             headers.push((lower, value.to_string()));
         }
         #[cfg(feature = "deflate")]
-        if let Some(deflate) = &config.deflate {
+        if let Some(deflate) = settings.deflate {
             if let Some((params, element)) = deflate.negotiate(self.extensions()) {
                 headers.insert(
-                    1 + usize::from(accept.chosen_protocol().is_some()),
+                    1 + usize::from(accept.selected_subprotocol().is_some()),
                     (String::from("sec-websocket-extensions"), element),
                 );
-                negotiated = negotiated.deflate(params);
+                negotiated = negotiated.with_deflate(params);
             }
         }
         #[cfg(not(feature = "deflate"))]
-        let _ = config;
+        let _ = settings;
         Ok(ConnectResponse {
             headers,
             negotiated,
@@ -427,7 +427,7 @@ impl fmt::Debug for ConnectRequest<'_> {
             .field("authority", &self.authority)
             .field("path", &self.path)
             .field("origin", &self.origin())
-            .field("protocols", &self.protocols().collect::<Vec<_>>())
+            .field("subprotocols", &self.subprotocols().collect::<Vec<_>>())
             .field("extensions", &self.extensions().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }

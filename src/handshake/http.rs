@@ -31,10 +31,9 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Request as HttpRequest, Response as HttpResponse, StatusCode, Version};
 
 use super::h2::{ConnectError, ConnectRequest, ConnectResponse};
+use super::negotiated::{Negotiated, Settings};
 use super::reject::write_error_response;
 use super::server::{parse_any_request, write_accept, Accept, ParsedRequest, Request};
-use crate::config::Config;
-use crate::connection::upgraded::Negotiated;
 use crate::error::{ProtocolError, UsageError};
 
 /// A valid HTTP/1.1 WebSocket upgrade request, copied out of an
@@ -48,13 +47,13 @@ pub struct UpgradeRequest {
 
 /// Checks an HTTP/1.1 request as the engine checks one read from a socket
 /// (RFC 6455 §4.2.1: GET, HTTP/1.1, Host, `Upgrade: websocket`,
-/// `Connection: Upgrade`, a 16-byte key, version 13), with `config`'s
-/// `max_handshake_size` and `max_headers`. The error's
+/// `Connection: Upgrade`, a 16-byte key, version 13), with the limits of
+/// `settings` (`config.handshake_settings()` for a connection's). The error's
 /// [`http_status`](ProtocolError::http_status) is the status to answer;
 /// [`upgrade_error_response`] builds that answer.
 pub fn upgrade_request<B>(
     request: &HttpRequest<B>,
-    config: &Config,
+    settings: Settings<'_>,
 ) -> Result<UpgradeRequest, ProtocolError> {
     let version: &[u8] = match request.version() {
         Version::HTTP_11 => b"HTTP/1.1",
@@ -81,10 +80,10 @@ pub fn upgrade_request<B>(
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    if head.len() > config.max_handshake_size {
+    if head.len() > settings.max_size {
         return Err(ProtocolError::HandshakeTooLarge);
     }
-    let parsed = parse_any_request(&head, config.max_headers, false)?;
+    let parsed = parse_any_request(&head, settings.max_headers, false)?;
     Ok(UpgradeRequest { head, parsed })
 }
 
@@ -97,35 +96,35 @@ impl UpgradeRequest {
 
     /// Accepts: the 101 answer with `Sec-WebSocket-Accept`, the chosen
     /// subprotocol (which must have been offered), permessage-deflate
-    /// negotiated with `config.deflate` and `accept`'s extra headers, and
-    /// what was agreed. Send the answer, then pass the upgraded stream, the
-    /// same `config` and the [`Negotiated`] to `from_upgraded`.
+    /// negotiated with `settings`' deflate configuration and `accept`'s
+    /// extra headers, and what was agreed. Send the answer, then pass the
+    /// upgraded stream, the `Config` the settings came from and the
+    /// [`Negotiated`] to `from_upgraded`.
     pub fn accept(
         &self,
         accept: &Accept<'_>,
-        config: &Config,
+        settings: Settings<'_>,
     ) -> Result<(HttpResponse<()>, Negotiated), UsageError> {
         let request = self.request();
         let mut negotiated = Negotiated::new();
         #[cfg(feature = "deflate")]
-        let agreed = config
+        let agreed = settings
             .deflate
-            .as_ref()
             .and_then(|deflate| deflate.negotiate(request.extensions()));
         #[cfg(not(feature = "deflate"))]
-        let _ = config;
+        let _ = settings;
         #[cfg(feature = "deflate")]
         let accept = match &agreed {
             Some((params, element)) => {
-                negotiated = negotiated.deflate(*params);
+                negotiated = negotiated.with_deflate(*params);
                 accept.clone().header("Sec-WebSocket-Extensions", element)
             }
             None => accept.clone(),
         };
         #[cfg(not(feature = "deflate"))]
         let accept = accept.clone();
-        if let Some(protocol) = accept.chosen_protocol() {
-            negotiated = negotiated.subprotocol(protocol);
+        if let Some(protocol) = accept.selected_subprotocol() {
+            negotiated = negotiated.with_subprotocol(protocol);
         }
         let mut bytes = Vec::new();
         write_accept(&mut bytes, &request, &accept)?;

@@ -33,6 +33,7 @@
 //! without a self-referential struct.
 
 mod accept;
+mod decision;
 mod tokens;
 
 // Everything below needs an allocator: heads are buffered in a Vec and the
@@ -43,6 +44,8 @@ pub mod h2;
 mod head;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "alloc")]
+mod negotiated;
 #[cfg(feature = "alloc")]
 mod proxy;
 mod reject;
@@ -56,19 +59,23 @@ mod tests;
 pub(crate) use accept::encode_key;
 pub use accept::{accept_key, AcceptKey};
 
+pub use client::BorrowedRequest;
+pub(crate) use client::ClientHead;
 #[cfg(feature = "alloc")]
 pub use client::ClientRequest;
 pub use client::Response;
 pub(crate) use client::{parse_response, ParsedResponse};
-pub use client::{BorrowedRequest, ClientHead};
+pub use decision::{Decision, Reject};
 pub(crate) use head::HeadReader;
 #[cfg(feature = "alloc")]
+pub use negotiated::{Negotiated, Settings};
+#[cfg(feature = "alloc")]
 pub use proxy::{ProxyConnect, ProxyError, ProxyInput};
-pub(crate) use reject::{write_error_response, write_reject};
+#[cfg(test)]
+pub(crate) use reject::write_reject;
+pub(crate) use reject::{write_error_response, write_rejection};
 #[cfg(test)]
 pub(crate) use server::parse_request;
 pub(crate) use server::{parse_any_request, write_accept, ParsedRequest};
 pub use server::{Accept, Request};
 pub(crate) use tokens::STACK_HEADER_SLOTS;
-#[cfg(feature = "deflate")]
-pub(crate) use tokens::{is_tchar as is_http_tchar, is_token as is_http_token};

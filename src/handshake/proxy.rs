@@ -127,6 +127,12 @@ pub enum ProxyError {
     TooManyHeaders,
     /// The answer is not an HTTP/1.x response head.
     Malformed,
+    /// The proxy's URL could not be read (no host, a bad port, a bad
+    /// percent-encoding in its credentials).
+    InvalidUrl,
+    /// The proxy's URL has a scheme other than `http://` (an `https://` or
+    /// `socks5://` proxy is not supported, and never silently bypassed).
+    UnsupportedScheme,
 }
 
 impl ProxyError {
@@ -147,6 +153,8 @@ impl ProxyError {
             ProxyError::HeadTooLarge => "proxy answer too large",
             ProxyError::TooManyHeaders => "too many header fields in the proxy answer",
             ProxyError::Malformed => "malformed proxy answer",
+            ProxyError::InvalidUrl => "invalid proxy URL",
+            ProxyError::UnsupportedScheme => "unsupported proxy scheme (only http:// proxies are)",
         }
     }
 }

@@ -4,8 +4,19 @@
 
 use crate::buffer::Sink;
 
+use super::decision::Reject;
 use super::tokens::{is_valid_header, push_decimal, push_header};
 use crate::error::{ProtocolError, UsageError};
+
+/// Appends the answer a [`Reject`] describes (see [`write_reject`]);
+/// [`UsageError::TooManyHeaders`] if it was given more headers than it
+/// holds without a heap.
+pub(crate) fn write_rejection(out: &mut impl Sink, reject: &Reject<'_>) -> Result<(), UsageError> {
+    if reject.headers.overflowed() {
+        return Err(UsageError::TooManyHeaders);
+    }
+    write_reject(out, reject.status, reject.headers.as_slice(), reject.body)
+}
 
 /// Appends a rejection: `HTTP/1.1 {status} {reason}`, the caller's headers,
 /// `Content-Length` and `Connection: close` unless the caller set them, the

@@ -2,8 +2,6 @@
 //! the client's request, and writing the 101 answer or a rejection.
 
 use crate::buffer::Sink;
-#[cfg(feature = "alloc")]
-use alloc::vec::Vec;
 use core::fmt;
 
 use base64::alphabet;
@@ -11,6 +9,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
 use super::accept::accept_key;
+use super::decision::HeaderList;
 use super::tokens::{
     extension_name, header_lines, is_token, is_valid_header, list_has_token, push_header,
     with_header_slots, DebugIter, ListItems, Span,
@@ -349,8 +348,8 @@ impl<'a> Request<'a> {
     /// Only valid names are listed: §4.1 requires each to be a token (no
     /// spaces, no separators), and §4.3 makes the server's answer a token,
     /// so an entry such as `a b` could never be chosen and is skipped. Every
-    /// name listed here is one [`Accept::protocol`] can choose.
-    pub fn protocols(&self) -> impl Iterator<Item = &'a str> + 'a {
+    /// name listed here is one [`Accept::subprotocol`] can choose.
+    pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + 'a {
         self.list("sec-websocket-protocol")
             .filter(|p| is_token(p.as_bytes()))
     }
@@ -367,8 +366,8 @@ impl<'a> Request<'a> {
     /// RFC 6455 §4.2.2 /subprotocol/ "MUST be derived from the client's
     /// handshake, specifically by selecting one of the values from the
     /// |Sec-WebSocket-Protocol| field".
-    pub fn is_protocol_offered(&self, protocol: &str) -> bool {
-        self.protocols().any(|p| p == protocol)
+    pub fn offers_subprotocol(&self, subprotocol: &str) -> bool {
+        self.subprotocols().any(|p| p == subprotocol)
     }
 
     /// Extension names offered, for diagnostics.
@@ -391,7 +390,7 @@ impl fmt::Debug for Request<'_> {
             .field("host", &self.host())
             .field("origin", &self.origin())
             .field("key", &self.key())
-            .field("protocols", &DebugIter(|| self.protocols()))
+            .field("subprotocols", &DebugIter(|| self.subprotocols()))
             .field("extensions", &DebugIter(|| self.extension_names()))
             .finish_non_exhaustive()
     }
@@ -402,37 +401,31 @@ impl fmt::Debug for Request<'_> {
 /// `Sec-WebSocket-Extensions` from an extension's negotiation, ...).
 ///
 /// A by-value builder so the common case is one expression:
-/// `Accept::new().protocol("chat")`. Nothing is checked until the answer is
-/// written, where a bad header is refused rather than sent.
+/// `Accept::new().subprotocol("chat")`. Nothing is checked until the answer
+/// is written, where a bad header is refused rather than sent. Without
+/// `alloc` it holds up to 8 extra headers; `accept` fails with
+/// [`UsageError::TooManyHeaders`] past that.
 #[derive(Debug, Clone, Default)]
 pub struct Accept<'a> {
-    protocol: Option<&'a str>,
-    #[cfg(feature = "alloc")]
-    headers: Vec<(&'a str, &'a str)>,
-    /// Without a heap: a fixed number of slots, and whether more were added.
-    #[cfg(not(feature = "alloc"))]
-    headers: (
-        [(&'a str, &'a str); Accept::MAX_HEADERS_WITHOUT_ALLOC],
-        usize,
-        bool,
-    ),
+    subprotocol: Option<&'a str>,
+    headers: HeaderList<'a>,
 }
 
 impl<'a> Accept<'a> {
     /// How many extra headers an `Accept` holds in a build without `alloc`;
     /// `accept` fails with [`UsageError::TooManyHeaders`] past it.
-    pub const MAX_HEADERS_WITHOUT_ALLOC: usize = 8;
+    pub const MAX_HEADERS_WITHOUT_ALLOC: usize = HeaderList::MAX_WITHOUT_ALLOC;
 
     /// Accept with no subprotocol and no extra header.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Select `protocol`, which must be one of the client's offers
-    /// ([`Request::is_protocol_offered`]): RFC 6455 §4.2.2 lets the server
+    /// Select `subprotocol`, which must be one of the client's offers
+    /// ([`Request::offers_subprotocol`]): RFC 6455 §4.2.2 lets the server
     /// pick one offered value or none.
-    pub fn protocol(mut self, protocol: &'a str) -> Self {
-        self.protocol = Some(protocol);
+    pub fn subprotocol(mut self, subprotocol: &'a str) -> Self {
+        self.subprotocol = Some(subprotocol);
         self
     }
 
@@ -440,41 +433,23 @@ impl<'a> Accept<'a> {
     /// The name must be an HTTP token and neither part may hold CR, LF or
     /// other control characters, or the answer is refused.
     pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
-        #[cfg(feature = "alloc")]
-        self.headers.push((name, value));
-        #[cfg(not(feature = "alloc"))]
-        {
-            let (slots, used, overflow) = &mut self.headers;
-            match slots.get_mut(*used) {
-                Some(slot) => {
-                    *slot = (name, value);
-                    *used += 1;
-                }
-                None => *overflow = true,
-            }
-        }
+        self.headers.push(name, value);
         self
     }
 
     /// The subprotocol selected so far, if any.
-    pub fn chosen_protocol(&self) -> Option<&'a str> {
-        self.protocol
+    pub(crate) fn selected_subprotocol(&self) -> Option<&'a str> {
+        self.subprotocol
     }
 
     /// The extra headers added so far, in order.
     pub(super) fn extra_headers(&self) -> &[(&'a str, &'a str)] {
-        #[cfg(feature = "alloc")]
-        return &self.headers;
-        #[cfg(not(feature = "alloc"))]
-        return self.headers.0.get(..self.headers.1).unwrap_or(&[]);
+        self.headers.as_slice()
     }
 
     /// Whether headers were added past what it can hold.
     fn overflowed(&self) -> bool {
-        #[cfg(feature = "alloc")]
-        return false;
-        #[cfg(not(feature = "alloc"))]
-        return self.headers.2;
+        self.headers.overflowed()
     }
 }
 
@@ -500,11 +475,11 @@ pub(crate) fn write_accept(
     if accept.overflowed() {
         return Err(UsageError::TooManyHeaders);
     }
-    if let Some(p) = accept.protocol {
+    if let Some(p) = accept.subprotocol {
         // RFC 6455 §4.2.2: "The value chosen MUST be derived from the client's
         // handshake, specifically by selecting one of the values from the
         // |Sec-WebSocket-Protocol| field".
-        if !request.is_protocol_offered(p) {
+        if !request.offers_subprotocol(p) {
             return Err(UsageError::SubprotocolNotOffered);
         }
         // RFC 6455 §4.3: "Sec-WebSocket-Protocol-Server = token". An offer
@@ -535,7 +510,7 @@ pub(crate) fn write_accept(
     );
     // Step 5.5: "Optionally, a |Sec-WebSocket-Protocol| header field, with a
     // value /subprotocol/".
-    if let Some(p) = accept.protocol {
+    if let Some(p) = accept.subprotocol {
         push_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
     }
     for &(name, value) in accept.extra_headers() {

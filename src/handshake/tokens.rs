@@ -187,18 +187,7 @@ impl Iterator for HeaderLines<'_> {
     }
 }
 
-/// RFC 7230 §3.2.6: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
-/// "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
-pub(crate) const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-        | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
-}
-
-/// RFC 7230 §3.2.6: `token = 1*tchar`.
-pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
-}
+pub(crate) use crate::token::is_token;
 
 /// A field value we are willing to send: no control characters other than
 /// HTAB (RFC 7230 §3.2: `field-vchar = VCHAR / obs-text`, with SP and HTAB

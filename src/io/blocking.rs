@@ -20,6 +20,15 @@
 //! # }
 //! ```
 //!
+//! # Deadlines
+//!
+//! `Config`'s deadlines (handshake, keepalive, idle, close) hold whatever
+//! read timeout the caller set: before a read that would wait past the
+//! engine's next deadline, the adapter shortens the transport's read
+//! timeout to it ([`Transport`]), and restores the caller's after. A
+//! transport that cannot time out its reads (a custom type with the
+//! default [`Transport`] impl) runs deadlines only when a read returns.
+//!
 //! # Non-blocking transports
 //!
 //! Every method keeps its progress in the `WebSocket` before it touches the
@@ -34,49 +43,183 @@
 //!
 //! [`WebSocket::read`] returns `Ok(None)` once the connection is over: the
 //! closing handshake completed (the client also waited for the server to
-//! close the transport, RFC 6455 §7.1.1) or the peer went away. A protocol
-//! violation is returned once as [`Error::Protocol`], after the Close frame
-//! was written. Drop the `WebSocket` to close the transport.
+//! close the transport, RFC 6455 §7.1.1) or the peer went away. A reset or
+//! broken pipe after the closing handshake is that end too, not an error
+//! (many servers reset right after their Close). A peer that resets before
+//! it is an [`Error::Io`], returned after every message read before it.
+//! A protocol violation is returned once as [`Error::Protocol`], after the
+//! Close frame was written. [`WebSocket::closed`] says how it ended. Drop
+//! the `WebSocket` to close the transport.
 
-use std::boxed::Box;
 use std::io::{ErrorKind, IoSlice, Read, Write};
-use std::time::Instant as Clock;
+use std::net::TcpStream;
+use std::time::{Duration, Instant as Clock};
 
-use super::driver::{process, Driver, ReadBuffer, Step};
-use super::{sends_external, Decision, Error, Message};
+use super::driver::{Driver, HeapCore, Step};
+use super::{is_disconnect, Error, HandshakeRequest, HandshakeResponse, Message};
+use crate::adapter::{Payload, Queued, ReadBuffer};
 use crate::close::CloseCode;
 use crate::config::Config;
-use crate::connection::upgraded::Negotiated;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
-use crate::error::UsageError;
-use crate::event::{Closed, MessageKind};
-use crate::handshake::{ClientRequest, Request};
+use crate::event::Closed;
+use crate::frame::MessageKind;
+use crate::handshake::{ClientRequest, Decision, Negotiated, Request};
 use crate::time::Instant;
+
+/// A transport the blocking adapter can bound a wait on: how it lets the
+/// engine's deadlines fire during a blocking read. Implemented for
+/// `TcpStream`, `UnixStream`, [`MaybeTlsStream`](super::MaybeTlsStream),
+/// rustls' `StreamOwned` over a `TcpStream`, and references and boxes of
+/// those. For a transport of your own, `impl Transport for MyStream {}`
+/// (the defaults: no timeouts, deadlines run when a read returns) or
+/// forward to the socket underneath.
+pub trait Transport: Read + Write {
+    /// The read timeout the caller set, if any (`None`: reads wait
+    /// forever). `Ok(None)` by default.
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        Ok(None)
+    }
+
+    /// Sets the read timeout; returns `false` if the transport cannot
+    /// (the default), and the adapter then does not rely on it.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        let _ = timeout;
+        Ok(false)
+    }
+}
+
+impl Transport for TcpStream {
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        TcpStream::read_timeout(self)
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        TcpStream::set_read_timeout(self, timeout).map(|()| true)
+    }
+}
+
+#[cfg(unix)]
+impl Transport for std::os::unix::net::UnixStream {
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        std::os::unix::net::UnixStream::read_timeout(self)
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout).map(|()| true)
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl<C, D> Transport for rustls::StreamOwned<C, TcpStream>
+where
+    C: core::ops::DerefMut + core::ops::Deref<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+{
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        self.sock.read_timeout()
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        self.sock.set_read_timeout(timeout).map(|()| true)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        (**self).read_timeout()
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        (**self).set_read_timeout(timeout)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
+    fn read_timeout(&self) -> std::io::Result<Option<Duration>> {
+        (**self).read_timeout()
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<bool> {
+        (**self).set_read_timeout(timeout)
+    }
+}
 
 /// A WebSocket connection over a blocking or non-blocking stream.
 #[derive(Debug)]
 pub struct WebSocket<S> {
-    conn: Connection,
+    core: HeapCore,
     stream: S,
-    /// Bytes read and not yet consumed by the engine.
-    input: ReadBuffer,
     driver: Driver,
+    /// The connection's time origin.
     clock: Clock,
-    shut: bool,
-    eof: bool,
 }
 
-impl<S: Read + Write> WebSocket<S> {
+impl<S> WebSocket<S> {
+    /// How long until the engine's next deadline (`Config`'s handshake,
+    /// keepalive, idle and close timeouts), if one is armed. `read` and
+    /// `handshake` wait at most this long before running it (see the
+    /// module docs); a loop of your own around a non-blocking transport
+    /// should wake by then too.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let deadline = self.core.conn.poll_timeout()?;
+        Some(deadline.saturating_duration_since(self.now()))
+    }
+
+    /// The engine, for its getters (state, subprotocol, close codes).
+    pub fn connection(&self) -> &Connection {
+        &self.core.conn
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.core.conn.subprotocol()
+    }
+
+    /// What was agreed for permessage-deflate (RFC 7692) in the handshake,
+    /// from this endpoint's point of view; `None` when it is not in use
+    /// (not configured with [`Config::deflate`](crate::Config::deflate),
+    /// declined, or the handshake is not done).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+        self.core.conn.deflate()
+    }
+
+    /// Client: the server's 101 answer (status and headers), once the
+    /// handshake is done.
+    pub fn response(&self) -> Option<&HandshakeResponse> {
+        self.driver.response.as_ref()
+    }
+
+    /// Server: the request it accepted (target, headers, the subprotocols
+    /// offered), once the handshake is done.
+    pub fn request(&self) -> Option<&HandshakeRequest> {
+        self.driver.request.as_ref()
+    }
+
+    /// How the connection ended, once it did: clean or not, the codes.
+    pub fn closed(&self) -> Option<Closed> {
+        self.core.closed
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport, for settings such as timeouts. Reading or writing it
+    /// directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.clock.elapsed().as_micros() as u64)
+    }
+}
+
+impl<S: Transport> WebSocket<S> {
     fn new(conn: Connection, stream: S) -> Self {
         WebSocket {
-            conn,
+            core: HeapCore::new(conn, ReadBuffer::heap().into_inner()),
             stream,
-            input: ReadBuffer::new(),
             driver: Driver::default(),
             clock: Clock::now(),
-            shut: false,
-            eof: false,
         }
     }
 
@@ -97,7 +240,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// or axum upgrade, an RFC 8441 stream): open at once, with what the
     /// handshake agreed, and `leftover` (bytes the library read past the
     /// handshake) consumed before anything read from `stream`. A client
-    /// masks with [`OsEntropy`]. See [`Connection::from_upgraded`].
+    /// masks with [`OsEntropy`]. See [`Connection::from_upgraded_server`].
     pub fn from_upgraded(
         stream: S,
         role: Role,
@@ -105,21 +248,23 @@ impl<S: Read + Write> WebSocket<S> {
         negotiated: Negotiated,
         leftover: &[u8],
     ) -> Result<Self, Error> {
-        let conn = Connection::from_upgraded(
-            role,
-            config,
-            negotiated,
-            Some(Box::new(OsEntropy::new())),
-            Instant::ZERO,
-        )?;
+        let conn = match role {
+            Role::Server => Connection::from_upgraded_server(config, negotiated, Instant::ZERO)?,
+            Role::Client => Connection::from_upgraded_client(
+                config,
+                negotiated,
+                OsEntropy::new(),
+                Instant::ZERO,
+            )?,
+        };
         let mut ws = Self::new(conn, stream);
-        ws.input.push(leftover)?;
+        ws.core.input.push(leftover);
         Ok(ws)
     }
 
     /// Performs the client handshake over a stream the caller opened.
     /// A refusal is [`Error::Rejected`] with the server's status, headers
-    /// and body.
+    /// and body; the 101 that accepted is kept ([`response`](Self::response)).
     pub fn connect(request: ClientRequest, stream: S, config: Config) -> Result<Self, Error> {
         Self::connect_after(request, stream, config, &[])
     }
@@ -134,7 +279,7 @@ impl<S: Read + Write> WebSocket<S> {
         early: &[u8],
     ) -> Result<Self, Error> {
         let mut ws = Self::client(request, stream, config)?;
-        ws.input.push(early)?;
+        ws.core.input.push(early);
         ws.handshake(|_| Decision::accept())?;
         Ok(ws)
     }
@@ -145,13 +290,13 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Performs the server handshake, letting `decide` look at the request
-    /// (path, `Origin`, cookies, offered subprotocols) and accept or reject
-    /// it. After a rejection the answer is written and [`Error::Closed`]
-    /// returned.
-    pub fn accept_with(
+    /// (path, `Origin`, cookies, offered subprotocols) and accept or refuse
+    /// it. After a refusal the answer is written and [`Error::Refused`]
+    /// returned with its status.
+    pub fn accept_with<'d>(
         stream: S,
         config: Config,
-        decide: impl FnMut(&Request<'_>) -> Decision,
+        decide: impl FnMut(&Request<'_>) -> Decision<'d>,
     ) -> Result<Self, Error> {
         let mut ws = Self::server(stream, config);
         ws.handshake(decide)?;
@@ -161,32 +306,34 @@ impl<S: Read + Write> WebSocket<S> {
     /// Drives the opening handshake until the connection is open.
     /// Resumable: after `WouldBlock`, call it again. `decide` is asked about
     /// the request on a server and never called on a client.
-    pub fn handshake(
+    pub fn handshake<'d>(
         &mut self,
-        mut decide: impl FnMut(&Request<'_>) -> Decision,
+        mut decide: impl FnMut(&Request<'_>) -> Decision<'d>,
     ) -> Result<(), Error> {
         loop {
-            if matches!(self.conn.state(), State::Open | State::Closing) {
+            if matches!(self.core.conn.state(), State::Open | State::Closing) {
                 // Bytes after the handshake are frames, left for `read`.
                 return self.flush();
             }
             self.fire_timers();
             // Also when closed: the `Closed` event carries the error.
-            if let Some(step) = self.process(&mut decide)? {
-                if let Step::Rejected(rejection) = step {
-                    return Err(Error::Rejected(rejection.into()));
+            let now = self.now();
+            if let Some(step) = self.driver.process(&mut self.core, now, &mut decide)? {
+                if let Step::Rejected(response) = step {
+                    self.flush_best_effort();
+                    return Err(Error::Rejected(response.into()));
                 }
                 continue;
             }
-            if self.conn.state() == State::Closed {
+            if self.core.conn.state() == State::Closed {
                 self.flush_best_effort();
-                return Err(self.take_error().unwrap_or(Error::Closed));
+                return Err(self.driver.handshake_error());
             }
             self.flush()?;
-            if self.conn.state() != State::Handshaking {
+            if self.core.conn.state() != State::Handshaking {
                 continue;
             }
-            self.fill_or_deadline()?;
+            self.fill()?;
         }
     }
 
@@ -194,17 +341,16 @@ impl<S: Read + Write> WebSocket<S> {
     /// Pong, or the peer's Close (already answered). `Ok(None)` once the
     /// connection is over.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        if self.conn.state() == State::Handshaking {
+        if self.core.conn.state() == State::Handshaking {
             return Err(Error::Usage(crate::UsageError::NotOpen));
         }
         loop {
-            if let Some(error) = self.take_error() {
-                // The failure's Close frame goes out first.
-                self.flush_best_effort();
-                return Err(error);
-            }
             self.fire_timers();
-            if let Some(step) = self.process(&mut |_| Decision::accept())? {
+            let now = self.now();
+            if let Some(step) = self
+                .driver
+                .process(&mut self.core, now, &mut |_| Decision::accept())?
+            {
                 if let Step::Message(message) = step {
                     // Answers (a Pong, a Close reply) go out before the
                     // application sees what they answer.
@@ -213,35 +359,33 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 continue;
             }
+            // Every event read is out: now a failure may be reported (a
+            // protocol error after its Close was written, a transport error
+            // after the messages before it).
+            if let Some(error) = self.driver.pending_error.take() {
+                self.flush_best_effort();
+                return Err(error);
+            }
             // Write what the engine queued (pongs, close replies) before
             // waiting for more input; a full non-blocking socket retries later.
             self.flush_best_effort();
-            if self.driver.closed.is_some() && (self.shut || self.eof) {
+            if self.core.is_finished() {
                 return Ok(None);
             }
-            self.fill_or_deadline()?;
+            self.fill()?;
         }
     }
 
     /// Sends a whole text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        if sends_external(&self.conn, text.len(), Compression::Auto) {
-            self.conn.send_external_text(text)?;
-            return self.write_external(text.as_bytes());
-        }
-        self.conn.send_text(text)?;
-        self.flush()
+        let queued = self.core.send_message(Payload::Text(text))?;
+        self.write_queued(queued, text.as_bytes())
     }
 
     /// Sends a whole binary message.
     pub fn send_binary(&mut self, payload: &[u8]) -> Result<(), Error> {
-        if sends_external(&self.conn, payload.len(), Compression::Auto) {
-            self.conn
-                .send_external(MessageKind::Binary, payload, true)?;
-            return self.write_external(payload);
-        }
-        self.conn.send_binary(payload)?;
-        self.flush()
+        let queued = self.core.send_message(Payload::Binary(payload))?;
+        self.write_queued(queued, payload)
     }
 
     /// Sends one frame of a message (`fin` false leaves it open for more).
@@ -265,47 +409,8 @@ impl<S: Read + Write> WebSocket<S> {
         fin: bool,
         compression: Compression,
     ) -> Result<(), Error> {
-        if sends_external(&self.conn, payload.len(), compression) {
-            match self.conn.send_external(kind, payload, fin) {
-                Ok(()) => return self.write_external(payload),
-                // A compressed message goes on compressed, through the queue.
-                Err(UsageError::ExternalInCompressedMessage) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        self.conn.send_with(kind, payload, fin, compression)?;
-        self.flush()
-    }
-
-    /// Writes the frame header queued by `send_external` and `payload`
-    /// after it with vectored writes, so the payload is not copied, then the
-    /// rest of the output. If the transport fails or would block first,
-    /// the payload's unwritten rest is copied into the engine, so a retry
-    /// of [`flush`](Self::flush) loses nothing, as after any send.
-    fn write_external(&mut self, payload: &[u8]) -> Result<(), Error> {
-        while self.conn.external_owed() > 0 {
-            let owed = self.conn.external_owed();
-            let rest = payload
-                .get(payload.len().saturating_sub(owed)..)
-                .unwrap_or_default();
-            let queued = match self.conn.poll_transmit() {
-                Some(Transmit::Bytes(bytes)) => bytes,
-                _ => &[],
-            };
-            let parts = [IoSlice::new(queued), IoSlice::new(rest)];
-            let error = match self.stream.write_vectored(&parts) {
-                Ok(0) => ErrorKind::WriteZero.into(),
-                Ok(n) => {
-                    self.conn.transmitted(n);
-                    continue;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => e,
-            };
-            self.conn.buffer_external(rest)?;
-            return Err(Error::Io(error));
-        }
-        self.flush()
+        let queued = self.core.send_fragment(kind, payload, fin, compression)?;
+        self.write_queued(queued, payload)
     }
 
     /// Sends any [`Message`].
@@ -314,10 +419,7 @@ impl<S: Read + Write> WebSocket<S> {
             Message::Text(text) => self.send_text(&text),
             Message::Binary(bytes) => self.send_binary(&bytes),
             Message::Ping(payload) => self.ping(&payload),
-            Message::Pong(payload) => {
-                self.conn.pong(&payload)?;
-                self.flush()
-            }
+            Message::Pong(payload) => self.pong(&payload),
             Message::Close(frame) => match frame {
                 Some(frame) => self.close(frame.code, &frame.reason),
                 None => self.close(CloseCode::NO_STATUS, ""),
@@ -327,157 +429,182 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Sends a Ping.
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.conn.ping(payload)?;
+        self.core.conn.ping(payload)?;
+        self.flush()
+    }
+
+    /// Sends an unsolicited Pong (a heartbeat); Pings are answered by the
+    /// engine.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.core.conn.pong(payload)?;
         self.flush()
     }
 
     /// Starts the closing handshake; keep calling [`read`](Self::read)
     /// until it returns `Ok(None)` to complete it.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.close(code, reason)?;
+        self.core.conn.close(code, reason)?;
         self.flush()
     }
 
     /// Writes everything the engine has queued.
     pub fn flush(&mut self) -> Result<(), Error> {
-        while let Some(transmit) = self.conn.poll_transmit() {
+        while let Some(transmit) = self.core.conn.poll_transmit() {
             match transmit {
                 Transmit::Bytes(bytes) => match self.stream.write(bytes) {
                     Ok(0) => return Err(Error::Io(ErrorKind::WriteZero.into())),
-                    Ok(n) => self.conn.transmitted(n),
+                    Ok(n) => self.core.conn.transmitted(n),
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::Io(e)),
+                    Err(e) => return self.write_failed(e),
                 },
                 // A generic stream cannot half-close; the transport closes
                 // when the WebSocket is dropped.
-                Transmit::Shutdown => self.shut = true,
+                Transmit::Shutdown => self.core.shut = true,
                 // `write_external` never returns with a payload owed.
-                Transmit::External(_) => return Err(Error::Usage(UsageError::ExternalPending)),
+                Transmit::External(_) => {
+                    return Err(Error::Usage(crate::UsageError::ExternalPending))
+                }
             }
         }
-        self.stream.flush().map_err(Error::Io)
+        match self.stream.flush() {
+            Ok(()) => Ok(()),
+            Err(e) => self.write_failed(e),
+        }
     }
 
-    /// How long until the engine's next deadline (`Config`'s handshake,
-    /// keepalive, idle and close timeouts), if one is armed. A blocking
-    /// transport only lets deadlines fire if its reads time out: set the
-    /// socket's read timeout to at most this (for a `TcpStream`,
-    /// `set_read_timeout`); a read that times out then runs the deadline and
-    /// `read` carries on.
-    pub fn poll_timeout(&self) -> Option<std::time::Duration> {
-        let deadline = self.conn.poll_timeout()?;
-        Some(deadline.saturating_duration_since(self.now()))
-    }
-
-    /// The engine, for its getters (state, subprotocol, close codes).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// The subprotocol agreed in the handshake.
-    pub fn subprotocol(&self) -> Option<&str> {
-        self.conn.subprotocol()
-    }
-
-    /// What was agreed for permessage-deflate (RFC 7692) in the handshake,
-    /// from this endpoint's point of view; `None` when it is not in use
-    /// (not configured with [`Config::deflate`](crate::Config::deflate),
-    /// declined, or the handshake is not done). Delegates to
-    /// [`Connection::deflate`](crate::Connection::deflate).
-    #[cfg(feature = "deflate")]
-    pub fn deflate(&self) -> Option<crate::DeflateParams> {
-        self.conn.deflate()
-    }
-
-    /// How the connection ended, once it did.
-    pub fn closed(&self) -> Option<Closed> {
-        self.driver.closed
-    }
-
-    /// The transport.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
-    }
-
-    /// The transport, for settings such as timeouts. Reading or writing it
-    /// directly corrupts the connection.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
-    }
-
-    /// Hands buffered bytes to the engine until one event gives a step
-    /// (see `driver::process`). `None` when the buffer is used up.
-    fn process(
-        &mut self,
-        decide: &mut dyn FnMut(&Request<'_>) -> Decision,
-    ) -> Result<Option<Step>, Error> {
-        let now = self.now();
-        process(
-            &mut self.conn,
-            &mut self.driver,
-            &mut self.input,
-            now,
-            decide,
-        )
-    }
-
-    fn now(&self) -> Instant {
-        Instant::from_micros(self.clock.elapsed().as_micros() as u64)
-    }
-
-    /// Runs the deadlines that have passed; their events (a keepalive Ping
-    /// queued, `Closed`) come out of the next `process`.
     fn fire_timers(&mut self) {
-        if self.conn.poll_timeout().is_some_and(|at| at <= self.now()) {
-            self.conn.handle_timeout(self.now());
+        let now = self.now();
+        self.core.fire_timers(now);
+    }
+
+    /// Writes what `queued` left to write: the frame, or its header and the
+    /// payload the engine owes (`payload`'s tail), without copying it.
+    fn write_queued(&mut self, queued: Queued, payload: &[u8]) -> Result<(), Error> {
+        match queued {
+            Queued::Copied => self.flush(),
+            Queued::External => self.write_external(payload),
         }
     }
 
-    /// `fill`, except that a read that timed out while a deadline passed is
-    /// not an error: the caller loops and the deadline runs.
-    fn fill_or_deadline(&mut self) -> Result<(), Error> {
-        match self.fill() {
-            Err(error)
-                if error.is_would_block()
-                    && self.conn.poll_timeout().is_some_and(|at| at <= self.now()) =>
-            {
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    /// Reads more bytes from the transport into the buffer.
-    fn fill(&mut self) -> Result<(), Error> {
-        if self.eof {
-            return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
-        }
-        let spare = self.input.spare()?;
-        loop {
-            match self.stream.read(spare) {
-                Ok(0) => {
-                    self.eof = true;
-                    let now = self.now();
-                    self.conn.handle_eof(now);
-                    return Ok(());
-                }
+    /// Writes the frame header queued by `send_external` and `payload`
+    /// after it with vectored writes, so the payload is not copied, then the
+    /// rest of the output. If the transport fails or would block first,
+    /// the payload's unwritten rest is copied into the engine, so a retry
+    /// of [`flush`](Self::flush) loses nothing, as after any send.
+    fn write_external(&mut self, payload: &[u8]) -> Result<(), Error> {
+        while self.core.conn.external_owed() > 0 {
+            let owed = self.core.conn.external_owed();
+            let rest = payload
+                .get(payload.len().saturating_sub(owed)..)
+                .unwrap_or_default();
+            let queued = match self.core.conn.poll_transmit() {
+                Some(Transmit::Bytes(bytes)) => bytes,
+                _ => &[],
+            };
+            let parts = [IoSlice::new(queued), IoSlice::new(rest)];
+            let error = match self.stream.write_vectored(&parts) {
+                Ok(0) => ErrorKind::WriteZero.into(),
                 Ok(n) => {
-                    self.input.filled(n);
-                    return Ok(());
+                    self.core.conn.transmitted(n);
+                    continue;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::Io(e)),
-            }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            self.core.conn.buffer_external(rest)?;
+            return self.write_failed(error);
         }
+        self.flush()
     }
 
+    /// Writes as much as the transport takes now; errors show up on the
+    /// next call that needs the transport.
     fn flush_best_effort(&mut self) {
-        // WouldBlock: the bytes stay queued for the next flush. Other errors
-        // surface on the next read or write of the transport.
         let _ = self.flush();
     }
 
-    fn take_error(&mut self) -> Option<Error> {
-        self.driver.pending_error.take()
+    /// A write failed. After the closing handshake a broken pipe or a reset
+    /// is the end of the connection (the peer closed first, as it may), so
+    /// nothing is reported; otherwise the error is.
+    fn write_failed(&mut self, error: std::io::Error) -> Result<(), Error> {
+        if !is_disconnect(&error) {
+            return Err(Error::Io(error));
+        }
+        let now = self.now();
+        if self.core.transport_ended(true, now) {
+            return Ok(());
+        }
+        Err(Error::Io(error))
     }
+
+    /// Reads more bytes from the transport into the buffer, waiting at most
+    /// until the engine's next deadline. A read that timed out because of
+    /// that deadline is no error: the caller loops and the deadline runs.
+    fn fill(&mut self) -> Result<(), Error> {
+        if self.core.eof {
+            return Err(Error::Io(ErrorKind::UnexpectedEof.into()));
+        }
+        let bound = self.bound_wait()?;
+        let result = loop {
+            let spare = self.core.input.spare()?;
+            match self.stream.read(spare) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        if let Some(caller) = bound {
+            // The caller's own timeout, as it was.
+            let _ = self.stream.set_read_timeout(caller);
+        }
+        let now = self.now();
+        match result {
+            Ok(n) => {
+                self.core.filled(n, now);
+                Ok(())
+            }
+            Err(e) if is_would_block(&e) => {
+                let deadline_passed = self.core.conn.poll_timeout().is_some_and(|at| at <= now);
+                if deadline_passed {
+                    Ok(())
+                } else {
+                    Err(Error::Io(e))
+                }
+            }
+            // The peer is gone: after the closing handshake that is the
+            // end; before it, the error is reported once the events read
+            // before it are out.
+            Err(e) if is_disconnect(&e) => {
+                if !self.core.transport_ended(true, now) {
+                    self.driver.pending_error.get_or_insert(Error::Io(e));
+                }
+                Ok(())
+            }
+            // Anything else is returned as it is; the caller decides.
+            Err(e) => Err(Error::Io(e)),
+        }
+    }
+
+    /// Shortens the transport's read timeout to the engine's next deadline
+    /// when that comes first; returns the caller's timeout to restore.
+    fn bound_wait(&mut self) -> Result<Option<Option<Duration>>, Error> {
+        let Some(wait) = self.poll_timeout() else {
+            return Ok(None);
+        };
+        let caller = self.stream.read_timeout()?;
+        if caller.is_some_and(|t| t <= wait) {
+            return Ok(None);
+        }
+        // A zero timeout means "none" to std: wait at least a millisecond.
+        let wait = wait.max(Duration::from_millis(1));
+        match self.stream.set_read_timeout(Some(wait))? {
+            true => Ok(Some(caller)),
+            false => Ok(None),
+        }
+    }
+}
+
+/// `WouldBlock`, or `TimedOut` from a socket read timeout (Windows reports
+/// timeouts that way).
+fn is_would_block(error: &std::io::Error) -> bool {
+    matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }

@@ -1,6 +1,7 @@
-//! Blocking `connect` conveniences (feature `std`): open the TCP connection,
-//! add TLS for `wss://` (feature `rustls`), and perform the WebSocket
-//! handshake, in one call.
+//! Opening a connection in one call (feature `std`; `tokio` for
+//! [`Connector::connect_async`]): the TCP connection, an HTTP proxy tunnel,
+//! TLS for `wss://` (feature `rustls`, `tokio-rustls` with tokio), and the
+//! WebSocket handshake, all within one deadline.
 //!
 //! ```no_run
 //! use hybi::io::Message;
@@ -19,21 +20,16 @@
 //! # }
 //! ```
 //!
-//! For subprotocols, an `Origin`, extra headers or a non-default
-//! [`Config`], build a [`ClientRequest`] and call [`connect_with`]; for a
-//! private CA, a client certificate or ALPN settings, pass a
-//! `rustls::ClientConfig` to [`connect_with_tls`]. An HTTP proxy is taken
-//! from the environment, or given with [`connect_with_proxy`]. To apply
-//! socket options before the handshake, or bring another TLS library,
-//! open the stream yourself and call
+//! For anything else, [`Connector`]: subprotocols, an `Origin` or headers
+//! (a [`ClientRequest`]), a [`Config`], a proxy, a `rustls::ClientConfig`
+//! (a private CA, a client certificate), a deadline. To apply socket
+//! options before the handshake, or bring another TLS library, open the
+//! stream yourself and call
 //! [`WebSocket::connect`](super::blocking::WebSocket::connect).
-//!
-//! No timeout is applied: a silent peer blocks the calls for as long as the
-//! operating system allows. Set one on the socket afterwards with
-//! `ws.get_ref().tcp().set_read_timeout(...)`.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant as Clock};
 
 #[cfg(feature = "rustls")]
 use std::boxed::Box;
@@ -53,7 +49,273 @@ use super::Error;
 use crate::config::Config;
 use crate::handshake::ClientRequest;
 
-/// The transport [`connect`] opens: plain TCP for `ws://`, TLS over TCP for
+/// How to open a WebSocket connection: where (a URL or a
+/// [`ClientRequest`]), with which [`Config`], through which proxy, with
+/// which TLS settings, and within how long. Then
+/// [`connect`](Self::connect) (blocking) or
+/// [`connect_async`](Self::connect_async) (tokio).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use hybi::io::{Connector, Proxy};
+/// use hybi::ClientRequest;
+///
+/// # fn main() -> Result<(), hybi::io::Error> {
+/// let request = ClientRequest::new("ws://chat.example/room")?
+///     .subprotocols(&["chat.v2"])
+///     .headers(&[("Authorization", "Bearer t0k3n")]);
+/// let mut ws = Connector::from_request(request)
+///     .proxy(Some(Proxy::new("http://proxy.example:3128")?))
+///     .timeout(Duration::from_secs(5))
+///     .connect()?;
+/// ws.send_text("hello")?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Choices, and why
+///
+/// * **One deadline for everything**: [`timeout`](Self::timeout), by
+///   default `Config::handshake_timeout` (30 s), bounds the name lookup's
+///   connection attempts, each TCP connect, the proxy's CONNECT exchange,
+///   the TLS handshake and the WebSocket handshake together, so a server
+///   that accepts TCP and never answers cannot hang the call. (The name
+///   lookup itself is the system resolver's, which std cannot bound.) The
+///   socket timeouts used for it are cleared afterwards: the connection's
+///   own deadlines come from `Config`.
+/// * **The proxy** is the environment's by default, as curl reads it (see
+///   [`Proxy`]); [`proxy`](Self::proxy) names one or turns it off.
+/// * **TLS** for `wss://` uses the Mozilla root store unless
+///   [`tls`](Self::tls) gives a configuration.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    pub(crate) request: ClientRequest,
+    pub(crate) config: Config,
+    /// `None`: the environment's.
+    pub(crate) proxy: Option<Option<Proxy>>,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<Arc<ClientConfig>>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Connector {
+    /// A connector for a `ws://` or `wss://` URL, with the default
+    /// [`Config`]. Fails with [`Error::Usage`] for an invalid URL.
+    pub fn new(url: &str) -> Result<Self, Error> {
+        Ok(Self::from_request(ClientRequest::new(url)?))
+    }
+
+    /// A connector for a prepared request (subprotocols, headers, origin).
+    pub fn from_request(request: ClientRequest) -> Self {
+        Connector {
+            request,
+            config: Config::default(),
+            proxy: None,
+            #[cfg(feature = "rustls")]
+            tls: None,
+            timeout: None,
+        }
+    }
+
+    /// The connection's configuration (limits, deadlines, compression).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Tunnel through `proxy` (an HTTP CONNECT tunnel, RFC 9110 §9.3.6),
+    /// or connect directly with `None`; either way the environment is not
+    /// read. A proxy that refuses the tunnel fails with [`Error::Proxy`].
+    /// For `wss://`, TLS runs inside the tunnel and is verified against the
+    /// target's host.
+    pub fn proxy(mut self, proxy: Option<Proxy>) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// The TLS client configuration for `wss://` (a private CA, a client
+    /// certificate, ALPN); by default the Mozilla root store.
+    #[cfg(feature = "rustls")]
+    pub fn tls(mut self, tls: Arc<ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The most the whole connect may take, from TCP to the end of the
+    /// WebSocket handshake; by default `Config::handshake_timeout`. Past
+    /// it the call fails with an [`Error::Io`] of kind `TimedOut` (or, in
+    /// the WebSocket handshake, [`ProtocolError::HandshakeTimeout`](crate::ProtocolError)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The request this connector sends.
+    pub fn request(&self) -> &ClientRequest {
+        &self.request
+    }
+
+    /// The deadline's length, and the config with its handshake deadline
+    /// set to what is left of it when the WebSocket handshake starts.
+    pub(crate) fn budget(&self) -> Option<Duration> {
+        self.timeout.or(self.config.handshake_timeout)
+    }
+
+    /// The proxy to use: the one named, or the environment's.
+    pub(crate) fn chosen_proxy(&self) -> Result<Option<Proxy>, Error> {
+        match &self.proxy {
+            Some(proxy) => Ok(proxy.clone()),
+            None => Ok(Proxy::from_env(&self.request)?),
+        }
+    }
+
+    /// Connects, blocking: TCP, the proxy tunnel if any, TLS for `wss://`,
+    /// the WebSocket handshake. Fails with [`Error::Io`] when the TCP or TLS
+    /// connection fails (a rejected certificate is an `InvalidData` I/O
+    /// error whose inner error is the `rustls::Error`), `TimedOut` past the
+    /// deadline, and the handshake's errors otherwise ([`Error::Rejected`]
+    /// when the server refuses). Without the `rustls` feature a `wss://`
+    /// request fails with an [`Error::Io`] of kind `Unsupported`, before any
+    /// connection is opened.
+    pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
+        #[cfg(not(feature = "rustls"))]
+        if self.request.is_secure() {
+            return Err(wss_unsupported());
+        }
+        let deadline = Deadline::new(self.budget());
+        let proxy = self.chosen_proxy()?;
+        let (tcp, early) = match &proxy {
+            None => (
+                tcp_connect(self.request.host(), self.request.port(), &deadline)?,
+                Vec::new(),
+            ),
+            Some(proxy) => {
+                let mut tcp = tcp_connect(proxy.host(), proxy.port(), &deadline)?;
+                deadline.bound(&tcp)?;
+                let early = tunnel(&mut tcp, proxy, &self.request, &self.config)?;
+                (tcp, early)
+            }
+        };
+        let mut config = self.config;
+        config.handshake_timeout = deadline.remaining()?;
+        if !self.request.is_secure() {
+            tcp.set_read_timeout(None)?;
+            tcp.set_write_timeout(config.handshake_timeout)?;
+            let stream = MaybeTlsStream::Plain(tcp);
+            let ws = WebSocket::connect_after(self.request, stream, config, &early)?;
+            ws.get_ref().tcp().set_write_timeout(None)?;
+            return Ok(ws);
+        }
+        #[cfg(feature = "rustls")]
+        {
+            let mut tcp = tcp;
+            if !early.is_empty() {
+                return Err(early_tls_data());
+            }
+            let tls = match self.tls {
+                Some(tls) => tls,
+                None => super::tls::default_client_config()?,
+            };
+            let name = super::tls::server_name(self.request.host())?;
+            let mut session =
+                ClientConnection::new(tls, name).map_err(|e| Error::Io(io::Error::other(e)))?;
+            deadline.bound(&tcp)?;
+            while session.is_handshaking() {
+                let (read, written) = session.complete_io(&mut tcp)?;
+                if read == 0 && written == 0 {
+                    // The server closed the connection in the middle of the
+                    // TLS handshake; complete_io would report no progress
+                    // forever.
+                    return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
+                }
+            }
+            config.handshake_timeout = deadline.remaining()?;
+            tcp.set_read_timeout(None)?;
+            let stream = MaybeTlsStream::Rustls(Box::new(StreamOwned::new(session, tcp)));
+            let ws = WebSocket::connect(self.request, stream, config)?;
+            ws.get_ref().tcp().set_write_timeout(None)?;
+            Ok(ws)
+        }
+        #[cfg(not(feature = "rustls"))]
+        unreachable!("wss:// was refused above")
+    }
+}
+
+/// Connects to a `ws://` or `wss://` URL with the default [`Config`] and,
+/// for `wss://`, the Mozilla root store (feature `rustls`), through the
+/// proxy the environment names, if any: `Connector::new(url)?.connect()`.
+pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    Connector::new(url)?.connect()
+}
+
+/// The end of a connect's time budget.
+pub(crate) struct Deadline(Option<Clock>);
+
+impl Deadline {
+    pub(crate) fn new(budget: Option<Duration>) -> Self {
+        Deadline(budget.map(|budget| Clock::now() + budget))
+    }
+
+    /// What is left; `TimedOut` once nothing is.
+    pub(crate) fn remaining(&self) -> Result<Option<Duration>, Error> {
+        match self.0 {
+            None => Ok(None),
+            Some(at) => match at.checked_duration_since(Clock::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(timed_out()),
+            },
+        }
+    }
+
+    /// Bounds the socket's reads and writes by what is left.
+    fn bound(&self, tcp: &TcpStream) -> Result<(), Error> {
+        let left = self.remaining()?;
+        tcp.set_read_timeout(left)?;
+        tcp.set_write_timeout(left)?;
+        Ok(())
+    }
+}
+
+pub(crate) fn timed_out() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the connection was not established within its deadline",
+    ))
+}
+
+/// Connects to each address `host` resolves to in turn, each attempt
+/// bounded by what is left of the deadline.
+fn tcp_connect(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream, Error> {
+    // Hosts have no brackets around an IPv6 literal, which is the form
+    // ToSocketAddrs parses.
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for addr in addrs {
+        let attempt = match deadline.remaining()? {
+            Some(left) => TcpStream::connect_timeout(&addr, left),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(tcp) => {
+                tcp.set_nodelay(true)?;
+                return Ok(tcp);
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(timed_out()),
+            Err(e) => last = e,
+        }
+    }
+    Err(Error::Io(last))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn wss_unsupported() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "wss:// needs the `rustls` feature",
+    ))
+}
+
+/// The transport [`Connector::connect`] opens: plain TCP for `ws://`, TLS over TCP for
 /// `wss://`.
 ///
 /// Non-exhaustive because its variants follow the enabled features: a
@@ -112,6 +374,15 @@ impl Read for MaybeTlsStream {
     }
 }
 
+impl super::blocking::Transport for MaybeTlsStream {
+    fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.tcp().read_timeout()
+    }
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.tcp().set_read_timeout(timeout).map(|()| true)
+    }
+}
+
 impl Write for MaybeTlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
@@ -128,171 +399,4 @@ impl Write for MaybeTlsStream {
             MaybeTlsStream::Rustls(tls) => tls.flush(),
         }
     }
-}
-
-/// Connects to a `ws://` or `wss://` URI with the default [`Config`] and,
-/// for `wss://`, the Mozilla root store (feature `rustls`), through the
-/// proxy the environment names, if any (`https_proxy` for `wss://`,
-/// `http_proxy` for `ws://`, `no_proxy`: see [`Proxy`]).
-///
-/// Fails with [`Error::Usage`] for an invalid URI, [`Error::Io`] when the
-/// TCP or TLS connection fails (a rejected certificate is an `InvalidData`
-/// I/O error whose inner error is the `rustls::Error`), and the handshake's
-/// errors otherwise ([`Error::Rejected`] when the server refuses).
-///
-/// ```no_run
-/// # fn main() -> Result<(), hybi::io::Error> {
-/// // TLS with the `rustls` feature; SNI and certificate checks use the host.
-/// let mut ws = hybi::io::connect("wss://example.com/socket")?;
-/// ws.send_text("hello")?;
-/// let reply = ws.read()?;
-/// # Ok(())
-/// # }
-/// ```
-pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    connect_with(ClientRequest::new(url)?, Config::default())
-}
-
-/// Connects with a prepared request (subprotocols, headers, origin) and
-/// configuration; `wss://` uses the Mozilla root store (feature `rustls`).
-/// Goes through the proxy the environment names, if any
-/// ([`Proxy::from_env`]).
-///
-/// Without the `rustls` feature a `wss://` request fails with an
-/// [`Error::Io`] of kind `Unsupported`, before any connection is opened.
-pub fn connect_with(
-    request: ClientRequest,
-    config: Config,
-) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let proxy = Proxy::from_env(&request)?;
-    connect_with_proxy(request, config, proxy.as_ref())
-}
-
-/// Connects like [`connect_with`] through `proxy` (an HTTP CONNECT tunnel,
-/// RFC 9110 §9.3.6), or directly with `None`; the environment is not read.
-///
-/// A proxy that refuses the tunnel fails with [`Error::Proxy`]
-/// ([`ProxyError::AuthenticationRequired`](crate::handshake::ProxyError)
-/// for a 407). For `wss://`, TLS runs inside the tunnel and is verified
-/// against the target's host, and the WebSocket request names the target,
-/// never the proxy.
-///
-/// ```no_run
-/// # fn main() -> Result<(), hybi::io::Error> {
-/// let proxy = hybi::io::Proxy::new("http://user:password@proxy.example:3128")?;
-/// let request = hybi::ClientRequest::new("ws://chat.example/room")?;
-/// let ws = hybi::io::connect_with_proxy(request, hybi::Config::default(), Some(&proxy))?;
-/// # Ok(())
-/// # }
-/// ```
-pub fn connect_with_proxy(
-    request: ClientRequest,
-    config: Config,
-    proxy: Option<&Proxy>,
-) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    if request.is_secure() {
-        #[cfg(feature = "rustls")]
-        return connect_with_tls_proxy(
-            request,
-            config,
-            super::tls::default_client_config()?,
-            proxy,
-        );
-        #[cfg(not(feature = "rustls"))]
-        return Err(wss_unsupported());
-    }
-    let (tcp, early) = open(&request, &config, proxy)?;
-    WebSocket::connect_after(request, MaybeTlsStream::Plain(tcp), config, &early)
-}
-
-/// Connects like [`connect_with`], verifying a `wss://` server with `tls`
-/// instead of the default configuration: a private root store, client
-/// certificates, pinned protocol versions (feature `rustls`). Goes through
-/// the proxy the environment names, if any.
-///
-/// `tls` must not offer an ALPN protocol other than `http/1.1`: the
-/// handshake is HTTP/1.1. A `ws://` request ignores `tls`.
-///
-/// The TLS handshake is completed before the upgrade request is sent, so
-/// a certificate problem is reported as such ([`Error::Io`] of kind
-/// `InvalidData` carrying the `rustls::Error`) and not as a failed upgrade.
-#[cfg(feature = "rustls")]
-pub fn connect_with_tls(
-    request: ClientRequest,
-    config: Config,
-    tls: Arc<ClientConfig>,
-) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let proxy = Proxy::from_env(&request)?;
-    connect_with_tls_proxy(request, config, tls, proxy.as_ref())
-}
-
-/// [`connect_with_tls`] through `proxy`, or directly with `None`, without
-/// reading the environment (see [`connect_with_proxy`]).
-#[cfg(feature = "rustls")]
-pub fn connect_with_tls_proxy(
-    request: ClientRequest,
-    config: Config,
-    tls: Arc<ClientConfig>,
-    proxy: Option<&Proxy>,
-) -> Result<WebSocket<MaybeTlsStream>, Error> {
-    let (mut tcp, early) = open(&request, &config, proxy)?;
-    if !request.is_secure() {
-        return WebSocket::connect_after(request, MaybeTlsStream::Plain(tcp), config, &early);
-    }
-    if !early.is_empty() {
-        return Err(early_tls_data());
-    }
-    let name = super::tls::server_name(request.host())?;
-    let mut session =
-        ClientConnection::new(tls, name).map_err(|e| Error::Io(io::Error::other(e)))?;
-    while session.is_handshaking() {
-        let (read, written) = session.complete_io(&mut tcp)?;
-        if read == 0 && written == 0 {
-            // The server closed the connection in the middle of the TLS
-            // handshake; complete_io would report no progress forever.
-            return Err(Error::Io(io::ErrorKind::UnexpectedEof.into()));
-        }
-    }
-    let stream = MaybeTlsStream::Rustls(Box::new(StreamOwned::new(session, tcp)));
-    WebSocket::connect(request, stream, config)
-}
-
-/// Opens the TCP connection to the request's host, or to `proxy` and then
-/// the tunnel through it; also returns the bytes the proxy sent after its
-/// answer, which are the target's.
-fn open(
-    request: &ClientRequest,
-    config: &Config,
-    proxy: Option<&Proxy>,
-) -> Result<(TcpStream, Vec<u8>), Error> {
-    match proxy {
-        None => Ok((tcp_connect(request.host(), request.port())?, Vec::new())),
-        Some(proxy) => {
-            let mut tcp = tcp_connect(proxy.host(), proxy.port())?;
-            let early = tunnel(&mut tcp, proxy, request, config)?;
-            Ok((tcp, early))
-        }
-    }
-}
-
-/// Opens a TCP connection: every address the name resolves to is tried in
-/// order, and the last failure is returned (`ConnectionRefused` when
-/// nothing listens). Nagle's algorithm is turned off because WebSocket
-/// writes whole frames that should leave at once; a small message would
-/// otherwise wait for the previous one's ACK.
-fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, Error> {
-    // Hosts have no brackets around an IPv6 literal, which is the form
-    // ToSocketAddrs parses.
-    let tcp = TcpStream::connect((host, port))?;
-    tcp.set_nodelay(true)?;
-    Ok(tcp)
-}
-
-/// The error for `wss://` in a build without TLS.
-#[cfg(not(feature = "rustls"))]
-fn wss_unsupported() -> Error {
-    Error::Io(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "wss:// needs the `rustls` feature",
-    ))
 }

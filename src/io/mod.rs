@@ -2,9 +2,14 @@
 //! over it, each behind a feature. The core never imports this module.
 //!
 //! Each adapter is thin: it moves bytes between the transport and the
-//! engine and turns events into owned [`Message`]s. Every protocol rule
+//! engine and turns events into owned [`Message`]s (joined by the crate's
+//! [`MessageAssembler`](crate::MessageAssembler)). Every protocol rule
 //! (automatic pongs, close replies, limits, who closes the transport) stays
-//! in the engine.
+//! in the engine, and what the adapters share that is not I/O (the read
+//! buffer, the deadlines, the send policy, how a transport's end is read)
+//! is written once in the crate's adapter core, which the embedded-io
+//! adapters use too. A server's accept hook returns a
+//! [`Decision`](crate::Decision), the same type every adapter takes.
 //!
 //! | adapter | feature | transport |
 //! |---------|---------|-----------|
@@ -24,9 +29,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::close::CloseCode;
-use crate::connection::{Compression, Connection, Role};
 use crate::error::{ProtocolError, UsageError};
-use crate::handshake::{ProxyError, Response};
+use crate::handshake::{ProxyError, Request, Response};
 
 pub mod blocking;
 mod connect;
@@ -39,38 +43,10 @@ pub mod tokio;
 #[cfg(feature = "tokio")]
 mod tokio_connect;
 
-pub use connect::{connect, connect_with, connect_with_proxy, MaybeTlsStream};
-#[cfg(feature = "rustls")]
-pub use connect::{connect_with_tls, connect_with_tls_proxy};
+pub use connect::{connect, Connector, MaybeTlsStream};
 pub use proxy::Proxy;
 #[cfg(feature = "tokio")]
-pub use tokio_connect::{
-    connect_async, connect_async_with, connect_async_with_proxy, AsyncMaybeTlsStream,
-};
-#[cfg(feature = "tokio-rustls")]
-pub use tokio_connect::{connect_async_with_tls, connect_async_with_tls_proxy};
-
-/// Payloads at least this long that a server sends uncompressed go out
-/// straight from the caller's memory, in one vectored write with the frame
-/// header ([`Connection::send_external`]), instead of being copied into the
-/// engine's queue first. Below it the copy is cheap next to the write call
-/// itself; above it, it is the largest cost of a send (`perf/`: a 16 KiB
-/// server send took about twice the time of one copy of the payload).
-pub(crate) const EXTERNAL_MIN: usize = 8 * 1024;
-
-/// Whether an adapter sends this payload with `send_external`: a server
-/// (a client masks, so its payloads pass through the engine), a large
-/// payload, and one that would not be compressed.
-pub(crate) fn sends_external(conn: &Connection, len: usize, compression: Compression) -> bool {
-    #[cfg(feature = "deflate")]
-    let plain = compression == Compression::Off || conn.deflate().is_none();
-    #[cfg(not(feature = "deflate"))]
-    let plain = {
-        let _ = compression;
-        true
-    };
-    conn.role() == Role::Server && len >= EXTERNAL_MIN && plain
-}
+pub use tokio_connect::{connect_async, AsyncMaybeTlsStream};
 
 /// A whole message, owned: what an adapter's `read` returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,91 +74,80 @@ pub struct CloseFrame {
     pub reason: String,
 }
 
-/// A server's answer to an upgrade request, decided by the application's
-/// hook after looking at the request.
+/// The client's view of the server's answer to its upgrade: the 101 that
+/// accepted it (kept after the handshake, for `Set-Cookie`, `Server` or the
+/// raw `Sec-WebSocket-Extensions`), or the status that refused it, with
+/// the start of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Upgrade, optionally choosing one of the offered subprotocols and
-    /// adding headers (such as `Set-Cookie`).
-    Accept {
-        /// The chosen subprotocol, which must have been offered.
-        protocol: Option<String>,
-        /// Extra response headers.
-        headers: Vec<(String, String)>,
-    },
-    /// Refuse with any status from 200 to 599 (a plain HTTP request gets its
-    /// page this way), headers and a body.
-    Reject {
-        /// The HTTP status.
-        status: u16,
-        /// Extra response headers.
-        headers: Vec<(String, String)>,
-        /// The response body.
-        body: Vec<u8>,
-    },
-}
-
-impl Decision {
-    /// Accept with no subprotocol and no extra headers.
-    pub fn accept() -> Self {
-        Decision::Accept {
-            protocol: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// Answer a plain HTTP request (see `Config::plain_http_requests`) with
-    /// a response of its own: a page, a redirect, a 404. On the wire this is
-    /// the same as [`Reject`](Decision::Reject); the name says what it is for.
-    pub fn respond(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
-        Decision::Reject {
-            status,
-            headers: alloc::vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
-        }
-    }
-
-    /// Reject with `status` and a plain-text body.
-    pub fn reject(status: u16, body: &str) -> Self {
-        Decision::Reject {
-            status,
-            headers: alloc::vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-}
-
-/// A client's refused upgrade: the server's status, headers and the start
-/// of its body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The HTTP status (401, 403, 302, ...).
+pub struct HandshakeResponse {
+    /// The HTTP status (101 when accepted; 401, 403, 302, ... when not).
     pub status: u16,
-    /// All response headers, in order.
+    /// All response headers, in order, names as sent.
     pub headers: Vec<(String, Vec<u8>)>,
-    /// The first bytes of the body (up to `Config::max_rejection_body`).
+    /// The first bytes of a refusal's body (up to
+    /// `Config::max_rejection_body`); empty for a 101.
     pub body: Vec<u8>,
 }
 
-impl Rejection {
+impl HandshakeResponse {
     pub(crate) fn from_response(response: &Response<'_>, body: &[u8]) -> Self {
-        Rejection {
+        HandshakeResponse {
             status: response.status(),
-            headers: response
-                .headers()
-                .map(|(name, value)| (String::from(name), value.to_vec()))
-                .collect(),
+            headers: owned_headers(response.headers()),
             body: body.to_vec(),
         }
     }
 
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        find_header(&self.headers, name)
     }
+}
+
+/// The server's view of the request it accepted: kept after the handshake
+/// for the application (the path that chose a room, a cookie, the
+/// subprotocols the client offered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeRequest {
+    /// The request target as sent: path and query.
+    pub target: String,
+    /// All request headers, in order, names as sent.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The subprotocols the client offered, in its order of preference.
+    pub subprotocols: Vec<String>,
+}
+
+impl HandshakeRequest {
+    pub(crate) fn from_request(request: &Request<'_>) -> Self {
+        HandshakeRequest {
+            target: String::from(request.target()),
+            headers: owned_headers(request.headers()),
+            subprotocols: request.subprotocols().map(String::from).collect(),
+        }
+    }
+
+    /// The path part of the target, without the query.
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find_header(&self.headers, name)
+    }
+}
+
+fn owned_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, Vec<u8>)> {
+    headers
+        .map(|(name, value)| (String::from(name), value.to_vec()))
+        .collect()
+}
+
+fn find_header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_slice())
 }
 
 /// What can go wrong in an adapter.
@@ -197,14 +162,23 @@ pub enum Error {
     Protocol(ProtocolError),
     /// The call was not allowed in the connection's state.
     Usage(UsageError),
-    /// Client: the server refused the upgrade.
-    Rejected(Box<Rejection>),
+    /// Client: the server refused the upgrade; its status, headers and the
+    /// start of its body.
+    Rejected(Box<HandshakeResponse>),
+    /// Server: the application's accept hook refused the request (or
+    /// answered a plain HTTP request) with this status; the answer was
+    /// written.
+    Refused(u16),
     /// Client: the HTTP proxy did not open the tunnel (407 when it wants
-    /// credentials, [`ProxyError::Refused`] with its status otherwise).
+    /// credentials, [`ProxyError::Refused`] with its status otherwise), or
+    /// its URL could not be used.
     Proxy(ProxyError),
-    /// The connection ended before the handshake completed (the peer went
-    /// away, or the server's hook rejected the request).
+    /// The peer went away before the opening handshake completed.
     Closed,
+    /// The adapter's read buffer is full of bytes the engine has not
+    /// consumed (only possible while a server's request awaits a decision
+    /// from code that drives the engine itself).
+    ReadBufferFull,
 }
 
 impl Error {
@@ -226,8 +200,10 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Usage(e) => write!(f, "usage error: {e}"),
             Error::Rejected(r) => write!(f, "upgrade refused with HTTP {}", r.status),
+            Error::Refused(status) => write!(f, "request refused with HTTP {status}"),
             Error::Proxy(e) => write!(f, "proxy error: {e}"),
-            Error::Closed => f.write_str("connection closed during the handshake"),
+            Error::Closed => f.write_str("the peer went away during the opening handshake"),
+            Error::ReadBufferFull => f.write_str("the read buffer is full"),
         }
     }
 }
@@ -244,6 +220,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// The peer is gone: a reset, a broken pipe, an aborted connection.
+pub(crate) fn is_disconnect(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::BrokenPipe
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::NotConnected
+    )
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e)
@@ -253,6 +242,12 @@ impl From<std::io::Error> for Error {
 impl From<ProxyError> for Error {
     fn from(e: ProxyError) -> Self {
         Error::Proxy(e)
+    }
+}
+
+impl From<crate::adapter::BufferFull> for Error {
+    fn from(_: crate::adapter::BufferFull) -> Self {
+        Error::ReadBufferFull
     }
 }
 

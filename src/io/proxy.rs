@@ -13,8 +13,7 @@ use std::vec::Vec;
 
 use super::Error;
 use crate::config::Config;
-use crate::error::UsageError;
-use crate::handshake::{ClientRequest, ProxyConnect};
+use crate::handshake::{ClientRequest, ProxyConnect, ProxyError};
 
 /// An HTTP proxy to tunnel through with CONNECT (RFC 9110 §9.3.6), and the
 /// credentials it wants, if any.
@@ -24,7 +23,7 @@ use crate::handshake::{ClientRequest, ProxyConnect};
 /// * Only `http://` proxies: the CONNECT request travels in clear to the
 ///   proxy, and TLS to a `wss://` server runs inside the tunnel. An
 ///   `https://` proxy (TLS to the proxy itself) or a `socks5://` one is
-///   refused with [`UsageError::UnsupportedProxyScheme`], never silently
+///   refused with [`ProxyError::UnsupportedScheme`], never silently
 ///   bypassed. A URL without a scheme (`proxy:3128`, common in the
 ///   environment) is `http://`. A missing port is 80, the `http` default
 ///   (curl assumes 1080 instead).
@@ -98,16 +97,16 @@ impl Proxy {
     /// Parses `[http://][user[:password]@]host[:port][/]`. The user and
     /// password are percent-decoded (a `@` in a password is written `%40`).
     ///
-    /// Fails with [`UsageError::UnsupportedProxyScheme`] for another scheme
-    /// (`https://`, `socks5://`) and [`UsageError::InvalidProxyUrl`] for
+    /// Fails with [`ProxyError::UnsupportedScheme`] for another scheme
+    /// (`https://`, `socks5://`) and [`ProxyError::InvalidUrl`] for
     /// anything else that is not such a URL.
-    pub fn new(url: &str) -> Result<Self, UsageError> {
-        use UsageError::InvalidProxyUrl;
+    pub fn new(url: &str) -> Result<Self, ProxyError> {
+        use ProxyError::InvalidUrl as InvalidProxyUrl;
 
         let url = url.trim();
         let rest = match url.find("://") {
             Some(i) if url[..i].eq_ignore_ascii_case("http") => &url[i + 3..],
-            Some(_) => return Err(UsageError::UnsupportedProxyScheme),
+            Some(_) => return Err(ProxyError::UnsupportedScheme),
             None => url,
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
@@ -163,7 +162,7 @@ impl Proxy {
     /// a direct connection: see the [type's rules](Proxy) for which
     /// variables are read. A value that is not a valid proxy URL is an
     /// error rather than a silent direct connection.
-    pub fn from_env(request: &ClientRequest) -> Result<Option<Self>, UsageError> {
+    pub fn from_env(request: &ClientRequest) -> Result<Option<Self>, ProxyError> {
         Self::from_env_vars(request, |name| std::env::var(name).ok())
     }
 
@@ -173,7 +172,7 @@ impl Proxy {
     pub fn from_env_vars(
         request: &ClientRequest,
         var: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, UsageError> {
+    ) -> Result<Option<Self>, ProxyError> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let url = if request.is_secure() {
             set("https_proxy").or_else(|| set("HTTPS_PROXY"))

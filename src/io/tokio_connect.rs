@@ -1,6 +1,6 @@
-//! Async `connect` conveniences for the tokio adapter (feature `tokio`):
-//! open the TCP connection, add TLS for `wss://` (feature `tokio-rustls`),
-//! and perform the WebSocket handshake, in one call.
+//! Opening a connection on tokio in one call (feature `tokio`): TCP, an
+//! HTTP proxy tunnel, TLS for `wss://` (feature `tokio-rustls`), and the
+//! WebSocket handshake, within one deadline.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), hybi::io::Error> {
@@ -11,15 +11,12 @@
 //! # }
 //! ```
 //!
-//! They mirror the blocking [`connect`](super::connect()),
-//! [`connect_with`](super::connect_with) and `connect_with_tls`: the same
-//! URI rules, the same default root store, the same proxy rules (see
-//! [`Proxy`]), the same errors. To bring another TLS library, open the
+//! The tokio half of [`Connector`]: [`Connector::connect_async`] and
+//! the transport it opens, with the same URL, proxy and TLS rules as the
+//! blocking [`Connector::connect`], and the same deadline (enforced with
+//! `tokio::time::timeout_at`). To bring another TLS library, open the
 //! stream yourself and call
 //! [`WebSocketStream::connect`](super::tokio::WebSocketStream::connect).
-//!
-//! No timeout is applied; wrap the call in `tokio::time::timeout` to bound
-//! it.
 
 use std::io;
 use std::pin::Pin;
@@ -27,16 +24,15 @@ use std::task::{Context, Poll};
 
 #[cfg(feature = "tokio-rustls")]
 use std::boxed::Box;
-#[cfg(feature = "tokio-rustls")]
-use std::sync::Arc;
 
 use std::vec::Vec;
 
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use ::tokio::net::TcpStream;
 #[cfg(feature = "tokio-rustls")]
-use tokio_rustls::{client::TlsStream, rustls::ClientConfig, TlsConnector};
+use tokio_rustls::{client::TlsStream, TlsConnector};
 
+use super::connect::{timed_out, Connector};
 #[cfg(feature = "tokio-rustls")]
 use super::proxy::early_tls_data;
 use super::proxy::{proxy_eof, Proxy, READ_CHUNK};
@@ -138,111 +134,75 @@ impl AsyncWrite for AsyncMaybeTlsStream {
     }
 }
 
-/// Connects to a `ws://` or `wss://` URI with the default [`Config`] and,
-/// for `wss://`, the Mozilla root store (feature `tokio-rustls`), through
-/// the proxy the environment names, if any (see [`Proxy`]).
-///
-/// Fails with [`Error::Usage`] for an invalid URI, [`Error::Io`] when the
-/// TCP or TLS connection fails (a rejected certificate is an `InvalidData`
-/// I/O error whose inner error is the `rustls::Error`), and the handshake's
-/// errors otherwise ([`Error::Rejected`] when the server refuses).
-///
-/// ```no_run
-/// use hybi::io::Message;
-///
-/// # async fn run() -> Result<(), hybi::io::Error> {
-/// // TLS with the `tokio-rustls` feature; SNI and certificate checks use
-/// // the host.
-/// let mut ws = hybi::io::connect_async("wss://example.com/socket").await?;
-/// ws.send(Message::Text("hello".into())).await?;
-/// let reply = ws.next().await;
-/// # Ok(())
-/// # }
-/// ```
-pub async fn connect_async(url: &str) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    connect_async_with(ClientRequest::new(url)?, Config::default()).await
-}
-
-/// Connects with a prepared request (subprotocols, headers, origin) and
-/// configuration; `wss://` uses the Mozilla root store (feature
-/// `tokio-rustls`). Goes through the proxy the environment names, if any
-/// ([`Proxy::from_env`]).
-///
-/// Without the `tokio-rustls` feature a `wss://` request fails with an
-/// [`Error::Io`] of kind `Unsupported`, before any connection is opened.
-pub async fn connect_async_with(
-    request: ClientRequest,
-    config: Config,
-) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    let proxy = Proxy::from_env(&request)?;
-    connect_async_with_proxy(request, config, proxy.as_ref()).await
-}
-
-/// Connects like [`connect_async_with`] through `proxy` (an HTTP CONNECT
-/// tunnel, RFC 9110 §9.3.6), or directly with `None`; the environment is
-/// not read. The same rules and errors as the blocking
-/// [`connect_with_proxy`](super::connect_with_proxy).
-pub async fn connect_async_with_proxy(
-    request: ClientRequest,
-    config: Config,
-    proxy: Option<&Proxy>,
-) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    if request.is_secure() {
-        #[cfg(feature = "tokio-rustls")]
-        return connect_async_with_tls_proxy(
-            request,
-            config,
-            super::tls::default_client_config()?,
-            proxy,
-        )
-        .await;
+impl Connector {
+    /// Connects on tokio: TCP, the proxy tunnel if any, TLS for `wss://`
+    /// (feature `tokio-rustls`), the WebSocket handshake, all within the
+    /// connector's deadline (an [`Error::Io`] of kind `TimedOut` past it).
+    /// Errors as [`connect`](Self::connect); without `tokio-rustls` a
+    /// `wss://` request fails with `Unsupported` before any connection is
+    /// opened.
+    pub async fn connect_async(self) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
         #[cfg(not(feature = "tokio-rustls"))]
-        return Err(wss_unsupported());
+        if self.request.is_secure() {
+            return Err(wss_unsupported());
+        }
+        match self.budget() {
+            None => self.open_async(None).await,
+            Some(budget) => {
+                let until = ::tokio::time::Instant::now() + budget;
+                match ::tokio::time::timeout_at(until, self.open_async(Some(until))).await {
+                    Ok(result) => result,
+                    Err(_) => Err(timed_out()),
+                }
+            }
+        }
     }
-    let (tcp, early) = open(&request, &config, proxy).await?;
-    WebSocketStream::connect_after(request, AsyncMaybeTlsStream::Plain(tcp), config, &early).await
+
+    async fn open_async(
+        self,
+        until: Option<::tokio::time::Instant>,
+    ) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
+        let proxy = self.chosen_proxy()?;
+        let (tcp, early) = open(&self.request, &self.config, proxy.as_ref()).await?;
+        let mut config = self.config;
+        // The engine's own handshake deadline is what is left.
+        if let Some(until) = until {
+            config.handshake_timeout =
+                Some(until.saturating_duration_since(::tokio::time::Instant::now()));
+        }
+        if !self.request.is_secure() {
+            let stream = AsyncMaybeTlsStream::Plain(tcp);
+            return WebSocketStream::connect_after(self.request, stream, config, &early).await;
+        }
+        #[cfg(feature = "tokio-rustls")]
+        {
+            if !early.is_empty() {
+                return Err(early_tls_data());
+            }
+            let tls = match self.tls {
+                Some(tls) => tls,
+                None => super::tls::default_client_config()?,
+            };
+            let name = super::tls::server_name(self.request.host())?;
+            let stream = TlsConnector::from(tls).connect(name, tcp).await?;
+            let stream = AsyncMaybeTlsStream::Rustls(Box::new(stream));
+            if let Some(until) = until {
+                config.handshake_timeout =
+                    Some(until.saturating_duration_since(::tokio::time::Instant::now()));
+            }
+            WebSocketStream::connect(self.request, stream, config).await
+        }
+        #[cfg(not(feature = "tokio-rustls"))]
+        unreachable!("wss:// was refused above")
+    }
 }
 
-/// Connects like [`connect_async_with`], verifying a `wss://` server with
-/// `tls` instead of the default configuration (feature `tokio-rustls`).
-/// Goes through the proxy the environment names, if any.
-///
-/// `tls` must not offer an ALPN protocol other than `http/1.1`: the
-/// handshake is HTTP/1.1. A `ws://` request ignores `tls`. The TLS
-/// handshake completes before the upgrade request is sent, so a certificate
-/// problem is reported as such ([`Error::Io`] of kind `InvalidData`
-/// carrying the `rustls::Error`).
-#[cfg(feature = "tokio-rustls")]
-pub async fn connect_async_with_tls(
-    request: ClientRequest,
-    config: Config,
-    tls: Arc<ClientConfig>,
-) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    let proxy = Proxy::from_env(&request)?;
-    connect_async_with_tls_proxy(request, config, tls, proxy.as_ref()).await
-}
-
-/// [`connect_async_with_tls`] through `proxy`, or directly with `None`,
-/// without reading the environment.
-#[cfg(feature = "tokio-rustls")]
-pub async fn connect_async_with_tls_proxy(
-    request: ClientRequest,
-    config: Config,
-    tls: Arc<ClientConfig>,
-    proxy: Option<&Proxy>,
-) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
-    let (tcp, early) = open(&request, &config, proxy).await?;
-    if !request.is_secure() {
-        let stream = AsyncMaybeTlsStream::Plain(tcp);
-        return WebSocketStream::connect_after(request, stream, config, &early).await;
-    }
-    if !early.is_empty() {
-        return Err(early_tls_data());
-    }
-    let name = super::tls::server_name(request.host())?;
-    let stream = TlsConnector::from(tls).connect(name, tcp).await?;
-    let stream = AsyncMaybeTlsStream::Rustls(Box::new(stream));
-    WebSocketStream::connect(request, stream, config).await
+/// Connects to a `ws://` or `wss://` URL on tokio with the default
+/// [`Config`] and, for `wss://`, the Mozilla root store (feature
+/// `tokio-rustls`), through the proxy the environment names, if any:
+/// `Connector::new(url)?.connect_async().await`.
+pub async fn connect_async(url: &str) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
+    Connector::new(url)?.connect_async().await
 }
 
 /// Opens the TCP connection to the request's host, or to `proxy` and then

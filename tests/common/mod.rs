@@ -78,7 +78,7 @@ impl Ev {
             },
             Event::Accepted(r) => Ev::Accepted {
                 status: r.status(),
-                protocol: r.protocol().map(str::to_string),
+                protocol: r.subprotocol().map(str::to_string),
             },
             Event::Rejected { response, body } => Ev::Rejected {
                 status: response.status(),
@@ -200,6 +200,8 @@ pub fn feed_chunks(conn: &mut Connection, input: &[u8], chunk: usize) -> Vec<Ev>
                 None => break,
             }
         }
+        // What the engine raised itself (a `Closed` after a Close).
+        events.extend(drain(conn));
         assert!(
             pos == end || matches!(conn.state(), hybi::State::Handshaking),
             "input left over"
@@ -209,16 +211,13 @@ pub fn feed_chunks(conn: &mut Connection, input: &[u8], chunk: usize) -> Vec<Ev>
     events
 }
 
-/// Drains events with no new input.
+/// Drains the events the engine raised itself (`poll_event`).
 pub fn drain(conn: &mut Connection) -> Vec<Ev> {
     let mut events = Vec::new();
-    loop {
-        let out = conn.handle_input(&mut [], NOW);
-        match out.event {
-            Some(ev) => events.push(Ev::from_event(&ev)),
-            None => return events,
-        }
+    while let Some(ev) = conn.poll_event() {
+        events.push(Ev::from_event(&ev));
     }
+    events
 }
 
 /// Everything the connection wants to write (and whether it asked for a

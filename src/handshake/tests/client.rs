@@ -13,9 +13,8 @@ const KEY: [u8; 24] = *b"x3JJHMbDL1EzLkh9GBhXDw==";
 fn request() -> ClientRequest {
     ClientRequest::new("ws://server.example.com/chat")
         .unwrap()
-        .protocol("chat")
-        .protocol("superchat")
-        .extension("permessage-deflate; client_max_window_bits")
+        .subprotocols(&["chat", "superchat"])
+        .extensions(&["permessage-deflate; client_max_window_bits"])
 }
 
 fn parse(lines: &[&str], req: &ClientRequest) -> Result<ParsedResponse, ProtocolError> {
@@ -55,11 +54,13 @@ fn client_request_exact_bytes() {
     let req = ClientRequest::new("ws://example.com/chat?room=1")
         .unwrap()
         .origin("http://example.com")
-        .protocol("chat")
-        .protocol("superchat")
-        .extension("permessage-deflate; client_max_window_bits")
-        .header("Cookie", "a=b");
-    assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+        .subprotocols(&["chat", "superchat"])
+        .extensions(&["permessage-deflate; client_max_window_bits"])
+        .headers(&[("Cookie", "a=b")]);
+    assert_eq!(
+        req.offered_subprotocols().collect::<Vec<_>>(),
+        ["chat", "superchat"]
+    );
     let key = encode_key(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     let mut out = Vec::new();
     req.write(&key, &mut out).unwrap();
@@ -107,23 +108,23 @@ fn client_request_minimal() {
 fn client_request_header_injection() {
     let base = || ClientRequest::new("ws://h/").unwrap();
     let cases = [
-        base().header("X-A", "a\r\nb"),
-        base().header("X-A", "a\nb"),
-        base().header("X-A", "a\rb"),
-        base().header("X-A", "a\0b"),
-        base().header("a\r\nb", "v"),
-        base().header("X A", "v"),
-        base().header("", "v"),
+        base().headers(&[("X-A", "a\r\nb")]),
+        base().headers(&[("X-A", "a\nb")]),
+        base().headers(&[("X-A", "a\rb")]),
+        base().headers(&[("X-A", "a\0b")]),
+        base().headers(&[("a\r\nb", "v")]),
+        base().headers(&[("X A", "v")]),
+        base().headers(&[("", "v")]),
         base().origin("http://a\r\nX-Evil: 1"),
         // Headers the handshake sets itself.
-        base().header("Host", "evil"),
-        base().header("upgrade", "h2c"),
-        base().header("Connection", "close"),
-        base().header("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA=="),
-        base().header("sec-websocket-version", "8"),
-        base().header("Sec-WebSocket-Protocol", "chat"),
-        base().header("Sec-WebSocket-Extensions", "x"),
-        base().origin("http://a").header("Origin", "http://b"),
+        base().headers(&[("Host", "evil")]),
+        base().headers(&[("upgrade", "h2c")]),
+        base().headers(&[("Connection", "close")]),
+        base().headers(&[("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")]),
+        base().headers(&[("sec-websocket-version", "8")]),
+        base().headers(&[("Sec-WebSocket-Protocol", "chat")]),
+        base().headers(&[("Sec-WebSocket-Extensions", "x")]),
+        base().origin("http://a").headers(&[("Origin", "http://b")]),
     ];
     for req in cases {
         let mut out = Vec::new();
@@ -137,7 +138,7 @@ fn client_request_header_injection() {
     // Origin as a plain extra header is fine when origin() is not used.
     let mut out = Vec::new();
     base()
-        .header("Origin", "http://b")
+        .headers(&[("Origin", "http://b")])
         .write(&KEY, &mut out)
         .unwrap();
     // A key with a line break is refused too.
@@ -155,18 +156,18 @@ fn client_request_header_injection() {
 fn client_request_invalid_tokens() {
     let base = || ClientRequest::new("ws://h/").unwrap();
     let cases = [
-        base().protocol(""),
-        base().protocol("a b"),
-        base().protocol("a,b"),
-        base().protocol("chat\r\n"),
-        base().protocol("caf\u{e9}"),
-        base().protocol("chat").protocol("chat"),
-        base().extension("permessage-deflate\r\nX: y"),
-        base().extension("x\n"),
-        base().extension(""),
-        base().extension(" , "),
-        base().extension("; p=1"),
-        base().extension("bad name; p"),
+        base().subprotocols(&[""]),
+        base().subprotocols(&["a b"]),
+        base().subprotocols(&["a,b"]),
+        base().subprotocols(&["chat\r\n"]),
+        base().subprotocols(&["caf\u{e9}"]),
+        base().subprotocols(&["chat", "chat"]),
+        base().extensions(&["permessage-deflate\r\nX: y"]),
+        base().extensions(&["x\n"]),
+        base().extensions(&[""]),
+        base().extensions(&[" , "]),
+        base().extensions(&["; p=1"]),
+        base().extensions(&["bad name; p"]),
     ];
     for req in cases {
         let mut out = Vec::new();
@@ -189,7 +190,7 @@ fn response_101_happy_path() {
     assert_eq!(parsed.status(), 101);
     let resp = Response::new(&h, &parsed);
     assert_eq!((resp.status(), resp.reason()), (101, "Switching Protocols"));
-    assert_eq!(resp.protocol(), None);
+    assert_eq!(resp.subprotocol(), None);
     assert_eq!(resp.extensions().count(), 0);
 
     let lines = with(&[
@@ -199,7 +200,7 @@ fn response_101_happy_path() {
     let h = head(&lines);
     let parsed = parse_response(&h, 64, &accept_key(&KEY), &req).unwrap();
     let resp = Response::new(&h, &parsed);
-    assert_eq!(resp.protocol(), Some("superchat"));
+    assert_eq!(resp.subprotocol(), Some("superchat"));
     assert_eq!(
         resp.extensions().collect::<Vec<_>>(),
         ["permessage-deflate"]
@@ -436,7 +437,7 @@ fn response_rejections_are_ok() {
     // HTTP/1.0 rejections are fine; a bogus protocol header is not checked.
     let h = head(&["HTTP/1.0 500 Oops", "Sec-WebSocket-Protocol: nope"]);
     let parsed = parse_response(&h, 64, &accept_key(&KEY), &req).unwrap();
-    assert_eq!(Response::new(&h, &parsed).protocol(), Some("nope"));
+    assert_eq!(Response::new(&h, &parsed).subprotocol(), Some("nope"));
 }
 
 /// Content-Length: absent -> None; invalid or conflicting -> the response
@@ -544,10 +545,9 @@ fn round_trip_client_server_client() {
     let creq = ClientRequest::new("wss://[::1]:9001/chat?x=1")
         .unwrap()
         .origin("https://example.com")
-        .protocol("v2.chat")
-        .protocol("v1.chat")
-        .extension("permessage-deflate; client_max_window_bits")
-        .header("Authorization", "Bearer t");
+        .subprotocols(&["v2.chat", "v1.chat"])
+        .extensions(&["permessage-deflate; client_max_window_bits"])
+        .headers(&[("Authorization", "Bearer t")]);
     let key = encode_key(&[7; 16]);
     let mut wire = Vec::new();
     creq.write(&key, &mut wire).unwrap();
@@ -560,13 +560,13 @@ fn round_trip_client_server_client() {
     );
     assert_eq!(sreq.origin(), Some("https://example.com"));
     assert_eq!(sreq.header("authorization"), Some(&b"Bearer t"[..]));
-    let chosen = sreq.protocols().find(|p| *p == "v1.chat").unwrap();
+    let chosen = sreq.subprotocols().find(|p| *p == "v1.chat").unwrap();
     let mut answer = Vec::new();
     write_accept(
         &mut answer,
         &sreq,
         &Accept::new()
-            .protocol(chosen)
+            .subprotocol(chosen)
             .header("Sec-WebSocket-Extensions", "permessage-deflate"),
     )
     .unwrap();
@@ -578,7 +578,7 @@ fn round_trip_client_server_client() {
     assert_eq!(&answer[n..], &[0x81, 0x00]);
     let presp = parse_response(reader.head(), 64, &accept_key(&key), &creq).unwrap();
     let resp = Response::new(reader.head(), &presp);
-    assert_eq!((resp.status(), resp.protocol()), (101, Some("v1.chat")));
+    assert_eq!((resp.status(), resp.subprotocol()), (101, Some("v1.chat")));
     assert_eq!(
         resp.extensions().collect::<Vec<_>>(),
         ["permessage-deflate"]

@@ -29,12 +29,12 @@ proptest! {
         if let Ok(parsed) = parse_request(&bytes, 16) {
             let r = Request::new(&bytes, &parsed);
             let _ = (r.target(), r.path(), r.query(), r.host(), r.origin(), r.key());
-            let _ = (r.headers().count(), r.protocols().count(), r.extensions().count());
+            let _ = (r.headers().count(), r.subprotocols().count(), r.extensions().count());
         }
-        let req = ClientRequest::new("ws://h/").unwrap().protocol("chat").extension("x");
+        let req = ClientRequest::new("ws://h/").unwrap().subprotocols(&["chat"]).extensions(&["x"]);
         if let Ok(parsed) = parse_response(&bytes, 16, &accept_key(b"k"), &req) {
             let r = Response::new(&bytes, &parsed);
-            let _ = (r.status(), r.reason(), r.protocol(), r.location(), r.extensions().count());
+            let _ = (r.status(), r.reason(), r.subprotocol(), r.location(), r.extensions().count());
         }
     }
 
@@ -46,9 +46,9 @@ proptest! {
         h[i] = byte;
         if let Ok(parsed) = parse_request(&h, 16) {
             let r = Request::new(&h, &parsed);
-            let _ = (r.path(), r.query(), r.host(), r.protocols().count(), r.extensions().count());
+            let _ = (r.path(), r.query(), r.host(), r.subprotocols().count(), r.extensions().count());
             let mut out = Vec::new();
-            let _ = write_accept(&mut out, &r, &Accept::new().protocol("chat"));
+            let _ = write_accept(&mut out, &r, &Accept::new().subprotocol("chat"));
         }
     }
 

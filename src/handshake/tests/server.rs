@@ -60,11 +60,14 @@ fn rfc_1_3_full_exchange_byte_for_byte() {
     assert_eq!(req.host(), "server.example.com");
     assert_eq!(req.origin(), Some("http://example.com"));
     assert_eq!(req.key(), "dGhlIHNhbXBsZSBub25jZQ==");
-    assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+    assert_eq!(
+        req.subprotocols().collect::<Vec<_>>(),
+        ["chat", "superchat"]
+    );
     assert_eq!(req.extensions().count(), 0);
 
     let mut out = Vec::new();
-    write_accept(&mut out, &req, &Accept::new().protocol("chat")).unwrap();
+    write_accept(&mut out, &req, &Accept::new().subprotocol("chat")).unwrap();
     let expected = head(&[
         "HTTP/1.1 101 Switching Protocols",
         "Upgrade: websocket",
@@ -88,7 +91,7 @@ fn write_accept_without_protocol_with_extra_headers() {
     let accept = Accept::new()
         .header("Set-Cookie", "id=1; HttpOnly")
         .header("Sec-WebSocket-Extensions", "permessage-deflate");
-    assert_eq!(accept.chosen_protocol(), None);
+    assert_eq!(accept.selected_subprotocol(), None);
     let mut out = b"prefix".to_vec();
     write_accept(&mut out, &req, &accept).unwrap();
     let mut expected = b"prefix".to_vec();
@@ -112,14 +115,14 @@ fn write_accept_refuses_unoffered_protocol() {
     let mut out = Vec::new();
     for p in ["mqtt", "Chat", "", "chat, superchat"] {
         assert_eq!(
-            write_accept(&mut out, &req, &Accept::new().protocol(p)),
+            write_accept(&mut out, &req, &Accept::new().subprotocol(p)),
             Err(UsageError::SubprotocolNotOffered),
             "{p:?}"
         );
     }
     assert!(out.is_empty());
-    assert!(req.is_protocol_offered("superchat"));
-    assert!(!req.is_protocol_offered("SUPERCHAT"));
+    assert!(req.offers_subprotocol("superchat"));
+    assert!(!req.offers_subprotocol("SUPERCHAT"));
 }
 
 /// Header injection through Accept::header is refused, out untouched; so
@@ -164,14 +167,14 @@ fn write_accept_refuses_non_token_protocol() {
     );
     let parsed = parse(&h).unwrap();
     let req = Request::new(&h, &parsed);
-    assert_eq!(req.protocols().collect::<Vec<_>>(), ["chat"]);
+    assert_eq!(req.subprotocols().collect::<Vec<_>>(), ["chat"]);
     let mut out = Vec::new();
     assert_eq!(
-        write_accept(&mut out, &req, &Accept::new().protocol("a b")),
+        write_accept(&mut out, &req, &Accept::new().subprotocol("a b")),
         Err(UsageError::SubprotocolNotOffered)
     );
     assert!(out.is_empty());
-    write_accept(&mut out, &req, &Accept::new().protocol("chat")).unwrap();
+    write_accept(&mut out, &req, &Accept::new().subprotocol("chat")).unwrap();
 }
 
 /// VECTORS.md real-world shapes: absolute-form target, `Connection:
@@ -202,7 +205,7 @@ fn real_world_shapes_vectors_md() {
         req.extensions().collect::<Vec<_>>(),
         ["permessage-deflate; client_max_window_bits"]
     );
-    assert_eq!(req.protocols().count(), 0);
+    assert_eq!(req.subprotocols().count(), 0);
     assert_eq!(req.headers().count(), 8);
     assert_eq!(
         req.headers().next(),
@@ -557,7 +560,7 @@ fn protocol_and_extension_lists_across_lines() {
     );
     let parsed = parse(&h).unwrap();
     let req = Request::new(&h, &parsed);
-    assert_eq!(req.protocols().collect::<Vec<_>>(), ["a", "b", "c"]);
+    assert_eq!(req.subprotocols().collect::<Vec<_>>(), ["a", "b", "c"]);
     assert_eq!(
         req.extensions().collect::<Vec<_>>(),
         [

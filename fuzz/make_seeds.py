@@ -2,7 +2,7 @@
 """Writes the seed corpora fuzz/seeds/<target>/ from the RFC 6455 vectors
 (shared/rfc/VECTORS.md: the §1.2 handshake, the §5.7 frames, the accept
 keys). Each seed is in its target's input layout, documented on the target
-in fuzz/src/lib.rs. Run it from anywhere; it rewrites every seed folder.
+in its module under fuzz/src/. Run it from anywhere; it rewrites every seed folder.
 
     python3 fuzz/make_seeds.py
 """
@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = os.path.join(HERE, "seeds")
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# The key of a client whose entropy counts up from 0 (fuzz/src/lib.rs).
+# The key of a client whose entropy counts up from 0 (fuzz/src/shared/mod.rs).
 CLIENT_KEY = base64.b64encode(bytes(range(16)))
 assert CLIENT_KEY == b"AAECAwQFBgcICQoLDA0ODw=="
 
@@ -339,7 +339,7 @@ SEED_SETS["server_handshake"].update(
 
 # fixed_storage: the same layout as server_handshake / client_response;
 # option bit 0 picks the client role, bits 1-4 are fixed_storage's own
-# (fuzz/src/lib.rs), so the copies keep only the stream and the split.
+# (fuzz/src/fixed_storage.rs), so the copies keep only the stream and the split.
 SEED_SETS["fixed_storage"] = {
     **{
         "server_" + name: bytes([data[0] & 0b11110]) + data[1:]

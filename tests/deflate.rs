@@ -5,9 +5,13 @@
 //! frame only, tail stripped, threshold, per-send opt-out, control frames
 //! never compressed) and a property test that random message sequences
 //! round-trip between two engines under every window and context setting.
+//!
+//! Where two engines talk to each other (negotiation engine to engine, a
+//! sender read back by its peer), they are a `common::pair::Pair`.
 #![cfg(feature = "deflate")]
 
 mod common;
+use common::pair::Pair;
 use common::*;
 use hybi::{
     accept_key, Accept, ClientRequest, Compression, Config, Connection, DeflateConfig,
@@ -142,34 +146,19 @@ fn params(
     d.remote_no_context_takeover = remote_nct;
     d.local_max_window_bits = local_bits;
     d.remote_max_window_bits = remote_bits;
-    let (client, server) = pair(d, DeflateConfig::default());
-    let p = client.deflate().unwrap();
+    let pair = deflate_pair(d, DeflateConfig::default());
+    let p = pair.client.conn.deflate().unwrap();
     assert_eq!(
-        server.deflate().unwrap().local_max_window_bits,
+        pair.server.conn.deflate().unwrap().local_max_window_bits,
         p.remote_max_window_bits
     );
     p
 }
 
-/// A client and a server engine, handshake done through each other's bytes.
-fn pair(client: DeflateConfig, server: DeflateConfig) -> (Connection, Connection) {
-    let request = ClientRequest::new("ws://server.example.com/chat").unwrap();
-    let mut c = Connection::client(config_with(client), request, CountingEntropy(7), NOW).unwrap();
-    let mut s = Connection::server(config_with(server), NOW);
-    let (mut req, _) = take_output(&mut c);
-    let out = s.handle_input(&mut req, NOW);
-    assert!(matches!(out.event, Some(Event::Request(_))));
-    s.accept(Accept::new()).unwrap();
-    let (resp, _) = take_output(&mut s);
-    let events = feed_chunks(&mut c, &resp, 1 << 30);
-    assert!(matches!(events[..], [Ev::Accepted { .. }]), "{events:?}");
-    (c, s)
-}
-
-/// Moves everything `from` wrote into `to`, in reads of `chunk` bytes.
-fn pump(from: &mut Connection, to: &mut Connection, chunk: usize) -> Vec<Ev> {
-    let (bytes, _) = take_output(from);
-    feed_chunks(to, &bytes, chunk)
+/// A client and a server with these deflate settings, handshake done
+/// through each other's bytes.
+fn deflate_pair(client: DeflateConfig, server: DeflateConfig) -> Pair {
+    Pair::connected(config_with(client), config_with(server))
 }
 
 // ---- VECTORS.md, RFC 7692 §7.2.3: decoding, both roles ----
@@ -238,10 +227,14 @@ both_roles!(encodes_hello_as_the_rfc_does, |role| {
 });
 
 both_roles!(fragmented_send_sets_rsv1_on_the_first_frame_only, |role| {
-    let mut conn = open_deflate(role, eager());
+    let mut pair = deflate_pair(eager(), eager());
+    // The peer reads it in pieces of 3 bytes.
+    pair.party(role).max_write = Some(3);
+    let conn = &mut pair.party(role).conn;
     conn.send(MessageKind::Text, b"Hel", false).unwrap();
     conn.send(MessageKind::Text, b"lo", true).unwrap();
-    let frames = sent(&mut conn);
+    pair.drive();
+    let frames = pair.party(role).take_frames();
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[0].0, 0x41, "RSV1 + text, no FIN");
     assert_eq!(frames[1].0, 0x80, "FIN + continuation, no RSV1");
@@ -249,13 +242,8 @@ both_roles!(fragmented_send_sets_rsv1_on_the_first_frame_only, |role| {
     assert!(frames[0].1.ends_with(&[0, 0, 0xff, 0xff]));
     assert!(!frames[1].1.ends_with(&[0, 0, 0xff, 0xff]));
     // And the peer reads it back.
-    let mut peer = open_deflate(peer_role(role), eager());
-    let input = cat(&frames
-        .iter()
-        .map(|(first, p)| raw_frame_to(peer_role(role), *first, p))
-        .collect::<Vec<_>>());
     assert_eq!(
-        merge(feed_chunks(&mut peer, &input, 3)),
+        merge(pair.party(peer_role(role)).take_events()),
         vec![text("Hello")]
     );
 });
@@ -306,19 +294,19 @@ both_roles!(local_no_context_takeover_resets_between_messages, |role| {
 });
 
 both_roles!(empty_messages_round_trip, |role| {
-    let mut conn = open_deflate(role, eager());
+    let mut pair = deflate_pair(eager(), eager());
+    // The peer reads one byte at a time.
+    pair.party(role).max_write = Some(1);
+    let conn = &mut pair.party(role).conn;
     conn.send_text("").unwrap();
     conn.send_binary(b"").unwrap();
     conn.send_text("after").unwrap();
-    let frames = sent(&mut conn);
+    pair.drive();
+    let frames = pair.party(role).take_frames();
+    assert_eq!(frames.len(), 3);
     assert!(frames.iter().all(|f| f.0 & 0x40 != 0));
-    let mut peer = open_deflate(peer_role(role), eager());
-    let input = cat(&frames
-        .iter()
-        .map(|(first, p)| raw_frame_to(peer_role(role), *first, p))
-        .collect::<Vec<_>>());
     assert_eq!(
-        merge(feed_chunks(&mut peer, &input, 1)),
+        merge(pair.party(peer_role(role)).take_events()),
         vec![text(""), binary(b""), text("after")]
     );
 });
@@ -327,15 +315,8 @@ both_roles!(empty_messages_round_trip, |role| {
 fn a_send_refused_for_space_leaves_the_stream_intact() {
     let mut config = config_with(eager());
     config.max_buffered_output = 200;
-    let request = ClientRequest::new("ws://server.example.com/").unwrap();
-    let mut client =
-        Connection::client(config_with(eager()), request, CountingEntropy(1), NOW).unwrap();
-    let mut server = Connection::server(config, NOW);
-    let (mut req, _) = take_output(&mut client);
-    let _ = server.handle_input(&mut req, NOW);
-    server.accept(Accept::new()).unwrap();
-    let (resp, _) = take_output(&mut server);
-    let _ = feed_chunks(&mut client, &resp, resp.len());
+    let mut pair = Pair::connected(config_with(eager()), config);
+    let server = &mut pair.server.conn;
     assert!(server.deflate().is_some());
     server.send_text("Hello").unwrap();
     let big = "x".repeat(300);
@@ -343,8 +324,12 @@ fn a_send_refused_for_space_leaves_the_stream_intact() {
     // The refused message never touched the stream: the next one still
     // refers back to the first "Hello" correctly.
     server.send_text("Hello").unwrap();
-    let events = pump(&mut server, &mut client, 5);
-    assert_eq!(merge(events), vec![text("Hello"), text("Hello")]);
+    pair.server.max_write = Some(5);
+    pair.drive();
+    assert_eq!(
+        merge(pair.client.take_events()),
+        vec![text("Hello"), text("Hello")]
+    );
 }
 
 // ---- receive rules ----
@@ -836,9 +821,9 @@ fn every_pair_of_settings_agrees_and_round_trips() {
     let message = "negotiated both ways, negotiated both ways, negotiated both ways";
     for c in &configs {
         for s in &configs {
-            let (mut client, mut server) = pair(c.clone(), s.clone());
-            let cp = client.deflate().expect("agreed");
-            let sp = server.deflate().expect("agreed");
+            let mut pair = deflate_pair(c.clone(), s.clone());
+            let cp = pair.client.conn.deflate().expect("agreed");
+            let sp = pair.server.conn.deflate().expect("agreed");
             // The two views mirror each other.
             assert_eq!(cp.local_no_context_takeover, sp.remote_no_context_takeover);
             assert_eq!(cp.remote_no_context_takeover, sp.local_no_context_takeover);
@@ -859,17 +844,21 @@ fn every_pair_of_settings_agrees_and_round_trips() {
                 sp.local_no_context_takeover,
                 s.local_no_context_takeover || c.remote_no_context_takeover
             );
-            // Messages flow both ways, twice (context takeover or not).
+            // Messages flow both ways, twice (context takeover or not), in
+            // writes of 7 bytes.
             for _ in 0..2 {
-                client.send_text(message).unwrap();
-                server.send_text(message).unwrap();
+                pair.client.conn.send_text(message).unwrap();
+                pair.server.conn.send_text(message).unwrap();
             }
+            pair.client.max_write = Some(7);
+            pair.server.max_write = Some(7);
+            pair.drive();
             assert_eq!(
-                merge(pump(&mut client, &mut server, 7)),
+                merge(pair.server.take_events()),
                 vec![text(message), text(message)]
             );
             assert_eq!(
-                merge(pump(&mut server, &mut client, 7)),
+                merge(pair.client.take_events()),
                 vec![text(message), text(message)]
             );
         }
@@ -926,17 +915,20 @@ proptest! {
         chunk in 1usize..5000,
     ) {
         let configs = all_configs();
-        let (mut client, mut server) = pair(configs[client_cfg].clone(), configs[server_cfg].clone());
+        let mut pair = deflate_pair(configs[client_cfg].clone(), configs[server_cfg].clone());
         let expected: Vec<Ev> = messages
             .iter()
             .map(|(kind, payload, _)| Ev::Data { kind: *kind, payload: payload.clone(), fin: true })
             .collect();
         for (kind, payload, cuts) in &messages {
-            send_fragments(&mut client, *kind, payload, cuts);
-            send_fragments(&mut server, *kind, payload, cuts);
+            send_fragments(&mut pair.client.conn, *kind, payload, cuts);
+            send_fragments(&mut pair.server.conn, *kind, payload, cuts);
         }
-        prop_assert_eq!(merge(pump(&mut client, &mut server, chunk)), expected.clone());
-        prop_assert_eq!(merge(pump(&mut server, &mut client, chunk)), expected);
+        pair.client.max_write = Some(chunk);
+        pair.server.max_write = Some(chunk);
+        pair.drive();
+        prop_assert_eq!(merge(pair.server.take_events()), expected.clone());
+        prop_assert_eq!(merge(pair.client.take_events()), expected);
     }
 }
 

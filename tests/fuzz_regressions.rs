@@ -1,5 +1,5 @@
 //! Replays every committed fuzz input on stable, through the very oracles
-//! the fuzz targets run (`fuzz/src/lib.rs`, included below):
+//! the fuzz targets run (`fuzz/src/lib.rs` and its modules, included below):
 //!
 //! * `fuzz/seeds/<target>/*`: the seed corpora, built from the RFC 6455
 //!   vectors by `fuzz/make_seeds.py`; each must pass;

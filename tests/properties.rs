@@ -12,12 +12,18 @@
 //!    fragments with `send_external`, writing the payloads itself in the
 //!    same random chunks, and copying the rest in with `buffer_external`
 //!    now and then: the peer must see exactly the same.
+//!
+//! Properties 1 and 2 run on the shared two-party harness
+//! (`common::pair::Pair`): a client and a server whose handshake went
+//! through each other, and writes of a chosen size that the peer reads at
+//! once.
 //! 3. Masking (§5.3): `hybi::mask::apply_mask` equals the byte-by-byte XOR of
 //!    the RFC for every length, offset, key and alignment.
 
 mod common;
+use common::pair::{Pair, Party};
 use common::*;
-use hybi::{CloseCode, Config, Connection, MessageKind, Role, Transmit, UsageError};
+use hybi::{CloseCode, Config, Connection, MessageKind, Role, UsageError};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -209,21 +215,6 @@ fn perform(conn: &mut Connection, act: &Act) -> Result<(), UsageError> {
     }
 }
 
-/// Feeds `bytes` to `conn` in one call sequence, appending the events.
-fn feed_into(conn: &mut Connection, bytes: &[u8], events: &mut Vec<Ev>) {
-    let mut buf = bytes.to_vec();
-    let mut pos = 0;
-    loop {
-        let out = conn.handle_input(&mut buf[pos..], NOW);
-        pos += out.consumed;
-        match out.event {
-            Some(ev) => events.push(Ev::from_event(&ev)),
-            None => break,
-        }
-    }
-    assert_eq!(pos, buf.len(), "input left unconsumed");
-}
-
 fn peer_of(role: Role) -> Role {
     match role {
         Role::Client => Role::Server,
@@ -235,35 +226,44 @@ fn peer_of(role: Role) -> Role {
 
 fn round_trip(sender_role: Role, steps: &[Step], splits: &[Index]) -> Result<(), TestCaseError> {
     let acts = acts_of(steps);
-    let mut sender = open(sender_role, Config::default());
+    let receiver_role = peer_of(sender_role);
+    let mut pair = Pair::connected(Config::default(), Config::default());
+    let sender = pair.party(sender_role);
     for act in &acts {
-        perform(&mut sender, act).map_err(|e| TestCaseError::fail(format!("{act:?}: {e}")))?;
+        perform(&mut sender.conn, act).map_err(|e| TestCaseError::fail(format!("{act:?}: {e}")))?;
     }
-    let (bytes, shutdown) = take_output(&mut sender);
-    prop_assert!(!shutdown);
+    let len = sender.conn.buffered_output();
 
-    let mut receiver = open(peer_of(sender_role), Config::default());
-    let mut points: Vec<usize> = splits.iter().map(|i| i.index(bytes.len() + 1)).collect();
-    points.push(bytes.len());
+    // The sender writes all it queued in pieces cut at the split points;
+    // the receiver reads each piece as it comes.
+    let mut points: Vec<usize> = splits.iter().map(|i| i.index(len + 1)).collect();
+    points.push(len);
     points.sort_unstable();
-    let mut events = Vec::new();
-    let mut start = 0;
     for end in points {
-        feed_into(&mut receiver, &bytes[start..end], &mut events);
-        start = end;
+        while pair.party(sender_role).written().len() < end {
+            let max = end - pair.party(sender_role).written().len();
+            prop_assert!(pair.transfer(sender_role, max), "output ended early");
+        }
     }
-    prop_assert_eq!(merge(events), expected_events(&acts));
-    prop_assert_eq!(receiver.error(), None);
-    prop_assert_eq!(receiver.state(), hybi::State::Open);
+    prop_assert_eq!(pair.party(sender_role).written().len(), len);
+    prop_assert_eq!(pair.party(sender_role).conn.buffered_output(), 0);
+    prop_assert!(
+        !pair.transfer(sender_role, usize::MAX),
+        "the sender wrote more than it queued, or shut down"
+    );
+    let receiver = pair.party(receiver_role);
+    prop_assert_eq!(merge(receiver.take_events()), expected_events(&acts));
+    prop_assert_eq!(receiver.conn.error(), None);
+    prop_assert_eq!(receiver.conn.state(), hybi::State::Open);
 
     // The receiver owes one Pong, for the latest Ping (§5.5.3).
     let last_ping = acts.iter().rev().find_map(|a| match a {
         Act::Ping(p) => Some(p.clone()),
         _ => None,
     });
-    let (out, _) = take_output(&mut receiver);
+    while pair.transfer(receiver_role, usize::MAX) {}
     let expected_pongs: Vec<(u8, Vec<u8>)> = last_ping.into_iter().map(|p| (0x8a, p)).collect();
-    prop_assert_eq!(decode_frames(&out), expected_pongs);
+    prop_assert_eq!(pair.party(receiver_role).take_frames(), expected_pongs);
     Ok(())
 }
 
@@ -285,69 +285,54 @@ proptest! {
 
 // ---- property 2: a wired pair, closed at a random point ----
 
-struct Side {
-    conn: Connection,
+/// What one side of the wired pair does: its acts, in order, and those
+/// that succeeded.
+struct Script {
     acts: Vec<Act>,
     next: usize,
     /// Stopped acting (sent its Close, or was refused with NotOpen).
     stopped: bool,
     /// Acts that succeeded, in order.
     done: Vec<Act>,
-    events: Vec<Ev>,
-    /// The step at which `Transmit::Shutdown` was handed out.
-    shutdown_at: Option<usize>,
     /// Sends fragments with `send_external` when none is owed.
     external: bool,
-    /// The payload of the last `send_external`.
-    payload: Vec<u8>,
 }
 
-impl Side {
-    fn new(role: Role, acts: Vec<Act>) -> Side {
-        Side {
-            conn: open(role, Config::default()),
+impl Script {
+    fn new(acts: Vec<Act>) -> Script {
+        Script {
             acts,
             next: 0,
             stopped: false,
             done: Vec::new(),
-            events: Vec::new(),
-            shutdown_at: None,
             external: false,
-            payload: Vec::new(),
         }
     }
 
-    /// The owed rest of the external payload.
-    fn owed(&self) -> &[u8] {
-        &self.payload[self.payload.len() - self.conn.external_owed()..]
-    }
-
-    /// Performs the next act; false if there was none to perform.
-    fn act(&mut self, code: CloseCode, reason: &str) -> bool {
+    /// Performs the next act on `side`; false if there was none to perform.
+    fn act(&mut self, side: &mut Party, code: CloseCode, reason: &str) -> bool {
         if self.stopped || self.next == self.acts.len() {
             return false;
         }
         let act = self.acts[self.next].clone();
         self.next += 1;
         if let Act::Close = act {
-            self.conn.close(code, reason).expect("close");
+            side.conn.close(code, reason).expect("close");
             self.done.push(act);
             self.stopped = true;
             return true;
         }
         // Now and then the owed payload is copied in, as an adapter does
         // when the transport would block.
-        if self.conn.external_owed() > 0 && self.next % 3 == 0 {
-            let rest = self.owed().to_vec();
-            self.conn.buffer_external(&rest).expect("buffer_external");
+        if side.conn.external_owed() > 0 && self.next % 3 == 0 {
+            side.buffer_owed().expect("buffer_external");
         }
         let result = match &act {
-            Act::Frag { kind, bytes, fin } if self.external && self.conn.external_owed() == 0 => {
-                self.payload.clone_from(bytes);
-                self.conn.send_external(*kind, bytes, *fin)
+            Act::Frag { kind, bytes, fin } if self.external && side.conn.external_owed() == 0 => {
+                side.send_external(*kind, bytes, *fin)
             }
             // With a payload owed, other frames queue behind it.
-            _ => perform(&mut self.conn, &act),
+            _ => perform(&mut side.conn, &act),
         };
         match result {
             Ok(()) => self.done.push(act),
@@ -357,32 +342,6 @@ impl Side {
         }
         true
     }
-}
-
-/// Moves up to `chunk` bytes of `from`'s output into `to`. Returns whether
-/// anything happened; on `Transmit::Shutdown`, tells `to` about the EOF.
-fn transfer(from: &mut Side, to: &mut Side, chunk: usize, step: usize) -> bool {
-    let bytes = match from.conn.poll_transmit() {
-        None => return false,
-        Some(Transmit::Shutdown) => {
-            from.shutdown_at = Some(step);
-            to.conn.handle_eof(NOW);
-            to.events.extend(drain(&mut to.conn));
-            return true;
-        }
-        Some(Transmit::Bytes(b)) => {
-            let n = chunk.clamp(1, b.len());
-            b[..n].to_vec()
-        }
-        Some(Transmit::External(owed)) => {
-            let rest = from.owed();
-            assert_eq!(rest.len(), owed);
-            rest[..chunk.clamp(1, owed)].to_vec()
-        }
-    };
-    from.conn.transmitted(bytes.len());
-    feed_into(&mut to.conn, &bytes, &mut to.events);
-    true
 }
 
 /// Pong payloads received must answer our own Pings, in order (a Pong may
@@ -395,22 +354,46 @@ fn pongs_answer_pings(pongs: &[Vec<u8>], done: &[Act]) -> bool {
     pongs.iter().all(|pong| pings.any(|p| p == pong))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn wired_pair(
-    client_steps: &[Step],
-    server_steps: &[Step],
+/// One run of property 2, as generated.
+#[derive(Debug, Clone)]
+struct Exchange {
+    client_steps: Vec<Step>,
+    server_steps: Vec<Step>,
+    /// The server sends the Close (else the client).
     server_initiates: bool,
+    /// Where among the initiator's acts its Close goes.
     close_at: Index,
     code: u16,
-    reason: &str,
-    chunks: &[usize],
-    schedule: &[u8],
+    reason: String,
+    /// The size of each write, in turn.
+    chunks: Vec<usize>,
+    /// Which of the four moves (client acts, server acts, client writes,
+    /// server writes) is tried first at each step.
+    schedule: Vec<u8>,
+    /// The server sends its fragments with `send_external`.
     server_external: bool,
-) -> Result<(), TestCaseError> {
-    let code = CloseCode(code);
-    let mut client = Side::new(Role::Client, acts_of(client_steps));
-    let mut server = Side::new(Role::Server, acts_of(server_steps));
-    server.external = server_external;
+}
+
+/// The two sides act and write in the order `x.schedule` gives, until
+/// nothing is left to do; then checks what each received.
+fn exchange_and_close(x: &Exchange) -> Result<(), TestCaseError> {
+    let Exchange {
+        client_steps,
+        server_steps,
+        server_initiates,
+        close_at,
+        code,
+        reason,
+        chunks,
+        schedule,
+        server_external,
+    } = x;
+    let (server_initiates, reason) = (*server_initiates, reason.as_str());
+    let code = CloseCode(*code);
+    let mut pair = Pair::connected(Config::default(), Config::default());
+    let mut client = Script::new(acts_of(client_steps));
+    let mut server = Script::new(acts_of(server_steps));
+    server.external = *server_external;
     {
         let initiator = if server_initiates {
             &mut server
@@ -431,10 +414,10 @@ fn wired_pair(
         let mut progressed = false;
         for k in 0..4 {
             progressed = match (first + k) % 4 {
-                0 => client.act(code, reason),
-                1 => server.act(code, reason),
-                2 => transfer(&mut client, &mut server, chunk, step),
-                _ => transfer(&mut server, &mut client, chunk, step),
+                0 => client.act(&mut pair.client, code, reason),
+                1 => server.act(&mut pair.server, code, reason),
+                2 => pair.transfer(Role::Client, chunk),
+                _ => pair.transfer(Role::Server, chunk),
             };
             if progressed {
                 break;
@@ -445,17 +428,17 @@ fn wired_pair(
         }
     }
 
-    let (initiator, responder) = if server_initiates {
-        (&server, &client)
+    let ((initiator, initiator_side), (responder, responder_side)) = if server_initiates {
+        ((&server, &pair.server), (&client, &pair.client))
     } else {
-        (&client, &server)
+        ((&client, &pair.client), (&server, &pair.server))
     };
     // Nothing sent before the Close is lost, and the closing handshake is
     // the initiator's code, echoed (§5.5.1), both sides clean (§7.1.4).
-    let split_pongs = |side: &Side| -> (Vec<Ev>, Vec<Vec<u8>>) {
+    let split_pongs = |side: &Party| -> (Vec<Ev>, Vec<Vec<u8>>) {
         let mut rest = Vec::new();
         let mut pongs = Vec::new();
-        for ev in &side.events {
+        for ev in side.events() {
             match ev {
                 Ev::Pong(p) => pongs.push(p.clone()),
                 other => rest.push(other.clone()),
@@ -463,8 +446,8 @@ fn wired_pair(
         }
         (merge(rest), pongs)
     };
-    let (at_responder, responder_pongs) = split_pongs(responder);
-    let (at_initiator, initiator_pongs) = split_pongs(initiator);
+    let (at_responder, responder_pongs) = split_pongs(responder_side);
+    let (at_initiator, initiator_pongs) = split_pongs(initiator_side);
 
     let mut expected = expected_events(&initiator.done);
     expected.push(close(code.0, reason));
@@ -479,7 +462,7 @@ fn wired_pair(
     prop_assert!(pongs_answer_pings(&responder_pongs, &responder.done));
     prop_assert!(pongs_answer_pings(&initiator_pongs, &initiator.done));
 
-    for side in [&client, &server] {
+    for side in [&pair.client, &pair.server] {
         prop_assert_eq!(side.conn.state(), hybi::State::Closed);
         prop_assert_eq!(side.conn.close_sent(), Some(code));
         prop_assert_eq!(side.conn.close_received(), Some(code));
@@ -488,11 +471,12 @@ fn wired_pair(
     }
     // §7.1.1: the server shuts the transport first; the client only after
     // the server's EOF.
-    let server_shut = server.shutdown_at.expect("server asked for shutdown");
-    let client_shut = client
-        .shutdown_at
-        .expect("client asked for shutdown after EOF");
-    prop_assert!(server_shut < client_shut);
+    prop_assert_eq!(
+        pair.shutdowns(),
+        [Role::Server, Role::Client],
+        "the server shuts first, the client after EOF"
+    );
+    prop_assert!(pair.client.eof_received());
     Ok(())
 }
 
@@ -510,12 +494,8 @@ fn close_reason() -> impl Strategy<Value = String> {
     vec(any::<char>(), 0..20).prop_map(|cs| cs.into_iter().collect())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
-
-    // §5.4, §5.5, §7.1.1-§7.1.4: lossless exchange and a clean close.
-    #[test]
-    fn wired_pair_exchanges_and_closes_cleanly(
+prop_compose! {
+    fn exchange()(
         client_steps in steps(),
         server_steps in steps(),
         server_initiates in any::<bool>(),
@@ -525,18 +505,28 @@ proptest! {
         chunks in vec(1usize..200, 1..8),
         schedule in vec(any::<u8>(), 1..16),
         server_external in any::<bool>(),
-    ) {
-        wired_pair(
-            &client_steps,
-            &server_steps,
+    ) -> Exchange {
+        Exchange {
+            client_steps,
+            server_steps,
             server_initiates,
             close_at,
             code,
-            &reason,
-            &chunks,
-            &schedule,
+            reason,
+            chunks,
+            schedule,
             server_external,
-        )?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    // §5.4, §5.5, §7.1.1-§7.1.4: lossless exchange and a clean close.
+    #[test]
+    fn wired_pair_exchanges_and_closes_cleanly(exchange in exchange()) {
+        exchange_and_close(&exchange)?;
     }
 }
 

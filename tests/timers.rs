@@ -2,13 +2,21 @@
 //! virtual clock: no test sleeps. RFC 6455 §7.1.1 (who closes the transport,
 //! and the client's "reasonable time period"), §5.5.2 (Ping), plus the
 //! handshake deadline that stops a slowloris peer.
+//!
+//! Where a test needs a peer that behaves as hybi does (answers a Ping, echoes
+//! a Close, shuts its transport), the peer is a real engine in a `Pair`,
+//! and a peer that must stay silent for a while stops reading. Where the
+//! peer must do something hybi never does, or there is none, its bytes are
+//! fed by hand.
 
 mod common;
 use std::time::Duration;
 
+use common::pair::Pair;
 use common::*;
 use hybi::{
-    Accept, ClientRequest, CloseCode, Config, Connection, Event, Instant, ProtocolError, State,
+    Accept, ClientRequest, CloseCode, Config, Connection, Event, Instant, ProtocolError, Role,
+    State,
 };
 
 fn at(secs: f64) -> Instant {
@@ -139,21 +147,33 @@ fn keepalive_config() -> Config {
 
 #[test]
 fn keepalive_pings_after_silence_and_a_pong_rearms_it() {
-    let mut server = server_open_at(keepalive_config(), 0.0);
-    assert_eq!(server.poll_timeout(), Some(at(10.0)));
-    assert!(timeout_at(&mut server, 10.0).is_empty());
-    let (out, _) = take_output(&mut server);
-    let frames = decode_frames(&out);
+    let mut pair = Pair::connected(config(), keepalive_config());
+    // The client reads (and so answers) only at 12 s.
+    pair.client.reading = false;
+    assert_eq!(pair.server.conn.poll_timeout(), Some(at(10.0)));
+    pair.advance_to(at(10.0));
+    assert!(pair.server.take_events().is_empty());
+    let frames = pair.server.take_frames();
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].0, 0x89, "a Ping");
-    assert_eq!(server.poll_timeout(), Some(at(15.0)), "the Pong deadline");
-    let pong = pong_frame(hybi::Role::Server, &frames[0].1);
     assert_eq!(
-        feed_at(&mut server, &pong, 12.0),
+        pair.server.conn.poll_timeout(),
+        Some(at(15.0)),
+        "the Pong deadline"
+    );
+    pair.advance_to(at(12.0));
+    pair.client.reading = true;
+    pair.drive();
+    assert_eq!(
+        pair.client.take_events(),
+        vec![Ev::Ping(frames[0].1.clone())]
+    );
+    assert_eq!(
+        pair.server.take_events(),
         vec![Ev::Pong(frames[0].1.clone())]
     );
     assert_eq!(
-        server.poll_timeout(),
+        pair.server.conn.poll_timeout(),
         Some(at(22.0)),
         "re-armed from the Pong"
     );
@@ -161,37 +181,46 @@ fn keepalive_pings_after_silence_and_a_pong_rearms_it() {
 
 #[test]
 fn keepalive_fails_with_1011_when_no_pong_comes() {
-    let mut server = server_open_at(keepalive_config(), 0.0);
-    timeout_at(&mut server, 10.0);
-    take_output(&mut server);
+    let mut pair = Pair::connected(config(), keepalive_config());
+    // The client never reads, so it never answers the Ping.
+    pair.client.reading = false;
+    pair.advance_to(at(10.0));
+    assert_eq!(pair.server.take_frames()[0].0, 0x89, "a Ping");
     // Data is not a Pong: the deadline stands.
-    let data = text_frame(hybi::Role::Server, true, b"busy");
-    assert_eq!(feed_at(&mut server, &data, 12.0), vec![text("busy")]);
-    assert_eq!(server.poll_timeout(), Some(at(15.0)));
-    let events = timeout_at(&mut server, 15.0);
-    assert_eq!(events, vec![failed(ProtocolError::KeepaliveTimeout)]);
-    let (out, shutdown) = take_output(&mut server);
-    let frames = decode_frames(&out);
+    pair.advance_to(at(12.0));
+    pair.client.conn.send_text("busy").unwrap();
+    pair.drive();
+    assert_eq!(pair.server.take_events(), vec![text("busy")]);
+    assert_eq!(pair.server.conn.poll_timeout(), Some(at(15.0)));
+    pair.advance_to(at(15.0));
+    assert_eq!(
+        pair.server.take_events(),
+        vec![failed(ProtocolError::KeepaliveTimeout)]
+    );
+    let frames = pair.server.take_frames();
     assert_eq!(frames[0].0, 0x88);
     assert_eq!(&frames[0].1[..2], &1011u16.to_be_bytes());
-    assert!(shutdown);
+    assert!(pair.server.shut_down());
 }
 
 #[test]
 fn incoming_data_postpones_the_keepalive_ping() {
-    let mut server = server_open_at(keepalive_config(), 0.0);
-    let data = binary_frame(hybi::Role::Server, true, b"x");
-    feed_at(&mut server, &data, 8.0);
-    assert_eq!(server.poll_timeout(), Some(at(18.0)));
-    assert!(timeout_at(&mut server, 17.0).is_empty());
-    assert!(take_output(&mut server).0.is_empty(), "no Ping yet");
+    let mut pair = Pair::connected(config(), keepalive_config());
+    pair.advance_to(at(8.0));
+    pair.client.conn.send_binary(b"x").unwrap();
+    pair.drive();
+    assert_eq!(pair.server.take_events(), vec![binary(b"x")]);
+    assert_eq!(pair.server.conn.poll_timeout(), Some(at(18.0)));
+    pair.advance_to(at(17.0));
+    assert!(pair.server.take_events().is_empty());
+    assert!(pair.server.take_written().is_empty(), "no Ping yet");
 }
 
 #[test]
 fn client_keepalive_pings_are_masked() {
-    let mut client = open_client(keepalive_config());
-    timeout_at(&mut client, 10.0);
-    let (out, _) = take_output(&mut client);
+    let mut pair = Pair::connected(keepalive_config(), config());
+    pair.advance_to(at(10.0));
+    let out = pair.client.take_written();
     assert_eq!(out[0], 0x89);
     assert_eq!(out[1] & 0x80, 0x80, "client frames are masked");
 }
@@ -200,72 +229,74 @@ fn client_keepalive_pings_are_masked() {
 // quiet stretch, answering each other's pings, on one virtual clock.
 #[test]
 fn keepalive_pair_stays_alive_when_both_answer() {
-    let mut client = open_client(keepalive_config());
-    let mut server = server_open_at(keepalive_config(), 0.0);
-    let mut now = 0.0;
+    let mut pair = Pair::connected(keepalive_config(), keepalive_config());
+    let mut pings = 0;
     for _ in 0..200 {
-        now += 1.0;
-        client.handle_timeout(at(now));
-        server.handle_timeout(at(now));
-        let (c2s, _) = take_output(&mut client);
-        let (s2c, _) = take_output(&mut server);
-        for ev in feed_at(&mut server, &c2s, now)
+        pair.advance(Duration::from_secs(1));
+        for ev in pair
+            .client
+            .take_events()
             .into_iter()
-            .chain(feed_at(&mut client, &s2c, now))
+            .chain(pair.server.take_events())
         {
             assert!(matches!(ev, Ev::Ping(_) | Ev::Pong(_)), "{ev:?}");
+            pings += usize::from(matches!(ev, Ev::Ping(_)));
         }
-        // Deliver the automatic Pongs.
-        let (c2s, _) = take_output(&mut client);
-        let (s2c, _) = take_output(&mut server);
-        feed_at(&mut server, &c2s, now);
-        feed_at(&mut client, &s2c, now);
     }
-    assert_eq!(client.state(), State::Open);
-    assert_eq!(server.state(), State::Open);
+    assert!(pings >= 20, "only {pings} keepalive Pings in 200 s");
+    assert_eq!(pair.client.conn.state(), State::Open);
+    assert_eq!(pair.server.conn.state(), State::Open);
 }
 
 // ---- idle timeout ----
 
 #[test]
 fn idle_timeout_starts_the_closing_handshake_with_1001() {
-    let mut config = config();
-    config.idle_timeout = Some(Duration::from_secs(60));
-    let mut server = server_open_at(config, 0.0);
-    feed_at(
-        &mut server,
-        &text_frame(hybi::Role::Server, true, b"hi"),
-        30.0,
-    );
-    assert_eq!(server.poll_timeout(), Some(at(90.0)));
-    assert!(timeout_at(&mut server, 90.0).is_empty());
-    assert_eq!(server.state(), State::Closing);
-    let (out, _) = take_output(&mut server);
-    let frames = decode_frames(&out);
+    let mut idle = config();
+    idle.idle_timeout = Some(Duration::from_secs(60));
+    let mut pair = Pair::connected(config(), idle);
+    pair.advance_to(at(30.0));
+    pair.client.conn.send_text("hi").unwrap();
+    pair.drive();
+    assert_eq!(pair.server.take_events(), vec![text("hi")]);
+    assert_eq!(pair.server.conn.poll_timeout(), Some(at(90.0)));
+    // The client reads the Close only at 91 s.
+    pair.client.reading = false;
+    pair.advance_to(at(90.0));
+    assert!(pair.server.take_events().is_empty());
+    assert_eq!(pair.server.conn.state(), State::Closing);
     assert_eq!(
-        frames,
+        pair.server.take_frames(),
         vec![(0x88, [&1001u16.to_be_bytes()[..], b"idle timeout"].concat())]
     );
     // The peer answers: a clean close.
-    let reply = close_frame(hybi::Role::Server, Some(1001), b"");
-    let events = feed_at(&mut server, &reply, 91.0);
-    assert_eq!(events, vec![close(1001, ""), closed_clean(1001)]);
+    pair.advance_to(at(91.0));
+    pair.client.reading = true;
+    pair.drive();
+    assert_eq!(
+        pair.server.take_events(),
+        vec![close(1001, ""), closed_clean(1001)]
+    );
 }
 
 // ---- closing handshake deadline (§7.1.1) ----
 
 #[test]
 fn close_deadline_gives_up_on_a_silent_peer() {
-    let mut server = server_open_at(config(), 0.0);
-    feed_at(&mut server, &[], 1.0);
-    server.close(CloseCode::NORMAL, "bye").unwrap();
-    assert_eq!(server.poll_timeout(), Some(at(31.0)));
-    take_output(&mut server);
-    let events = timeout_at(&mut server, 31.0);
-    assert_eq!(events, vec![failed(ProtocolError::CloseTimeout)]);
-    let (out, shutdown) = take_output(&mut server);
-    assert!(out.is_empty(), "no second Close");
-    assert!(shutdown);
+    let mut pair = Pair::connected(config(), config());
+    pair.client.reading = false;
+    pair.advance_to(at(1.0));
+    pair.server.conn.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(pair.server.conn.poll_timeout(), Some(at(31.0)));
+    pair.drive();
+    assert_eq!(pair.server.take_frames()[0].0, 0x88);
+    pair.advance_to(at(31.0));
+    assert_eq!(
+        pair.server.take_events(),
+        vec![failed(ProtocolError::CloseTimeout)]
+    );
+    assert!(pair.server.take_written().is_empty(), "no second Close");
+    assert!(pair.server.shut_down());
 }
 
 // After a clean close the client waits for the server to close the
@@ -290,16 +321,21 @@ fn client_stops_waiting_for_the_servers_eof_at_the_close_deadline() {
     assert_eq!(client.poll_timeout(), None);
 }
 
+// The server echoes the Close and shuts its transport: the client's EOF.
 #[test]
 fn eof_stops_the_close_deadline() {
-    let mut client = open_client(config());
-    client.close(CloseCode::NORMAL, "").unwrap();
-    let reply = close_frame(hybi::Role::Client, Some(1000), b"");
-    feed_at(&mut client, &reply, 1.0);
-    client.handle_eof(at(1.5));
-    assert_eq!(client.poll_timeout(), None);
-    assert!(drain(&mut client).is_empty());
-    assert!(take_output(&mut client).1);
+    let mut pair = Pair::connected(config(), config());
+    pair.client.conn.close(CloseCode::NORMAL, "").unwrap();
+    pair.drive();
+    assert_eq!(pair.shutdowns(), [Role::Server, Role::Client]);
+    assert!(pair.client.eof_received());
+    assert_eq!(pair.client.conn.poll_timeout(), None);
+    // EOF after the clean close adds no event.
+    assert_eq!(
+        pair.client.take_events(),
+        vec![close(1000, ""), closed_clean(1000)]
+    );
+    assert!(pair.client.shut_down());
 }
 
 #[test]

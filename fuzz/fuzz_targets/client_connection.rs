@@ -1,4 +1,4 @@
-//! Fuzz target `client_connection`: the oracle is `hybi_fuzz::client_connection` (fuzz/src/lib.rs).
+//! Fuzz target `client_connection`: the oracle is `hybi_fuzz::client_connection` (fuzz/src/open_connection.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| hybi_fuzz::client_connection(data));

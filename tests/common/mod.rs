@@ -5,9 +5,13 @@
 //! with trailing bytes after it, and asserts the three give the same events
 //! (adjacent data chunks of one message joined) and the same output bytes.
 //! That is the invariant "any split of the input gives the same events".
+//!
+//! [`pair::Pair`] wires a client and a server together on a
+//! virtual clock, for tests of what happens between two engines.
 #![allow(dead_code)] // reason: each test file uses a different part of the harness
 
 pub mod meter;
+pub mod pair;
 
 use hybi::{
     accept_key, Accept, ClientRequest, CloseCode, Config, Connection, Entropy, Event, Instant,

@@ -82,8 +82,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hybi::io::blocking::WebSocket;
-use hybi::io::{Decision, Error, Message};
+use hybi::io::{Error, Message};
 use hybi::{CloseCode, Config, DeflateConfig, Request};
+use hybi::{Decision, Reject};
 
 /// The page: HTML, CSS and the script, no external assets.
 const PAGE: &str = include_str!("chat.html");
@@ -156,14 +157,14 @@ fn serve(id: u64, stream: TcpStream, room: &Mutex<Room>) -> Result<(), Error> {
     let mut answered = None;
     let mut ws = match WebSocket::accept_with(stream, config, |request| {
         let decision = route(request);
-        if let Decision::Reject { status, .. } = &decision {
-            answered = Some(format!("{} {}", request.target(), status));
+        if let Decision::Reject(reject) = &decision {
+            answered = Some(format!("{} {}", request.target(), reject.status()));
         }
         decision
     }) {
         Ok(ws) => ws,
         // The hook answered with a page or an error: this connection is done.
-        Err(Error::Closed) if answered.is_some() => {
+        Err(Error::Refused(_)) if answered.is_some() => {
             println!("{}: GET {}", describe(peer), answered.unwrap_or_default());
             return Ok(());
         }
@@ -195,17 +196,14 @@ fn serve(id: u64, stream: TcpStream, room: &Mutex<Room>) -> Result<(), Error> {
 }
 
 /// What the hook answers to each request.
-fn route(request: &Request<'_>) -> Decision {
+fn route(request: &Request<'_>) -> Decision<'static> {
     if !request.is_websocket() {
         return match request.path() {
-            "/" | "/index.html" => Decision::Reject {
-                status: 200,
-                headers: vec![
-                    ("Content-Type".into(), "text/html; charset=utf-8".into()),
-                    ("Cache-Control".into(), "no-cache".into()),
-                ],
-                body: PAGE.as_bytes().to_vec(),
-            },
+            "/" | "/index.html" => Reject::new(200)
+                .content_type("text/html; charset=utf-8")
+                .header("Cache-Control", "no-cache")
+                .body(PAGE.as_bytes())
+                .into(),
             _ => Decision::reject(404, "not found\n"),
         };
     }

@@ -75,7 +75,7 @@ fn usage(problem: &str) -> ExitCode {
 fn run(url: &str, protocols: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let mut request = ClientRequest::new(url)?;
     for protocol in protocols {
-        request = request.protocol(protocol);
+        request = request.subprotocols(&[protocol]);
     }
     if request.is_secure() {
         return Err("wss:// needs TLS; this example speaks plain ws:// only".into());

@@ -26,7 +26,8 @@
 use std::net::{TcpListener, TcpStream};
 
 use hybi::io::blocking::WebSocket;
-use hybi::io::{Decision, Error, Message};
+use hybi::io::{Error, Message};
+use hybi::Decision;
 use hybi::{Config, DeflateConfig};
 
 fn main() -> std::io::Result<()> {

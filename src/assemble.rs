@@ -12,6 +12,7 @@
 //! buffer is bounded by the connection's `Config::max_message_size`, which
 //! the engine enforces before the bytes arrive.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::str;
 
@@ -46,6 +47,16 @@ impl<'a> MessageRef<'a> {
     }
 }
 
+/// A complete message, owned: what [`MessageAssembler::push_owned`] hands
+/// out for adapters that give messages away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedMessage {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
 /// Joins the [`Data`] chunks of each message.
 ///
 /// ```
@@ -62,6 +73,8 @@ pub struct MessageAssembler {
     buffer: Vec<u8>,
     /// The buffer holds a message that was handed out; clear it first.
     handed_out: bool,
+    /// A text message being joined by `push_owned`, as text all along.
+    text: String,
 }
 
 impl MessageAssembler {
@@ -103,12 +116,56 @@ impl MessageAssembler {
         })
     }
 
+    /// Adds a chunk; returns the message, owned, when `data.fin` completes
+    /// it. A message that arrives in one chunk is copied once; one in
+    /// several is joined in a buffer that is then handed over whole, not
+    /// copied again (so nothing of it stays in the assembler). Text is
+    /// joined as text: the engine hands out whole code points per chunk.
+    pub fn push_owned(&mut self, data: Data<'_>) -> Option<OwnedMessage> {
+        if self.handed_out {
+            self.buffer.clear();
+            self.handed_out = false;
+        }
+        match data.kind {
+            MessageKind::Text => {
+                let chunk = match str::from_utf8(data.payload) {
+                    Ok(chunk) => chunk,
+                    // Cannot happen (the engine validated it); as binary
+                    // rather than a panic.
+                    Err(_) => return self.push_owned_bytes(data),
+                };
+                if !data.fin {
+                    self.text.push_str(chunk);
+                    return None;
+                }
+                if self.text.is_empty() {
+                    return Some(OwnedMessage::Text(String::from(chunk)));
+                }
+                self.text.push_str(chunk);
+                Some(OwnedMessage::Text(core::mem::take(&mut self.text)))
+            }
+            MessageKind::Binary => self.push_owned_bytes(data),
+        }
+    }
+
+    fn push_owned_bytes(&mut self, data: Data<'_>) -> Option<OwnedMessage> {
+        if !data.fin {
+            self.buffer.extend_from_slice(data.payload);
+            return None;
+        }
+        if self.buffer.is_empty() {
+            return Some(OwnedMessage::Binary(data.payload.to_vec()));
+        }
+        self.buffer.extend_from_slice(data.payload);
+        Some(OwnedMessage::Binary(core::mem::take(&mut self.buffer)))
+    }
+
     /// Bytes of an unfinished message held so far.
     pub fn buffered(&self) -> usize {
         if self.handed_out {
-            0
+            self.text.len()
         } else {
-            self.buffer.len()
+            self.buffer.len() + self.text.len()
         }
     }
 }
@@ -173,5 +230,39 @@ mod tests {
             fin: true,
         });
         assert_eq!(message, Some(MessageRef::Binary(b"x")));
+    }
+
+    #[test]
+    fn owned_messages_are_handed_over_not_kept() {
+        let mut assembler = MessageAssembler::new();
+        let chunk = |kind, payload: &'static [u8], fin| Data { kind, payload, fin };
+        assert_eq!(
+            assembler.push_owned(chunk(MessageKind::Text, "日本".as_bytes(), false)),
+            None
+        );
+        assert_eq!(assembler.buffered(), 6);
+        assert_eq!(
+            assembler.push_owned(chunk(MessageKind::Text, "語".as_bytes(), true)),
+            Some(OwnedMessage::Text("日本語".into()))
+        );
+        assert_eq!(assembler.buffered(), 0);
+        assert_eq!(
+            assembler.text.capacity(),
+            0,
+            "the joined text went with the message"
+        );
+        assert_eq!(
+            assembler.push_owned(chunk(MessageKind::Binary, b"ab", false)),
+            None
+        );
+        assert_eq!(
+            assembler.push_owned(chunk(MessageKind::Binary, b"c", true)),
+            Some(OwnedMessage::Binary(b"abc".to_vec()))
+        );
+        assert_eq!(assembler.buffer.capacity(), 0);
+        assert_eq!(
+            assembler.push_owned(chunk(MessageKind::Binary, b"", true)),
+            Some(OwnedMessage::Binary(Vec::new()))
+        );
     }
 }

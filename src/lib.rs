@@ -41,7 +41,7 @@ mod token;
 pub mod utf8;
 
 #[cfg(feature = "alloc")]
-pub use assemble::{MessageAssembler, MessageRef};
+pub use assemble::{MessageAssembler, MessageRef, OwnedMessage};
 pub use close::CloseCode;
 pub use config::Config;
 pub use connection::storage;

@@ -115,6 +115,9 @@ fn feed<S: hybi::storage::Storage>(to: &mut Connection<S>, bytes: &[u8], chunk: 
             break;
         }
     }
+    while let Some(event) = to.poll_event() {
+        events.push(own(event));
+    }
     events
 }
 
@@ -605,9 +608,13 @@ fn count_events<S: hybi::storage::Storage>(to: &mut Connection<S>, input: &mut [
         pos += step.consumed;
         match step.event {
             Some(_) => events += 1,
-            None => return events,
+            None => break,
         }
     }
+    while to.poll_event().is_some() {
+        events += 1;
+    }
+    events
 }
 
 /// The point of fixed storage: not one heap allocation in the engine from

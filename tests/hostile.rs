@@ -210,6 +210,9 @@ fn pump_in(
                 None => break,
             }
         }
+        while let Some(event) = conn.poll_event() {
+            on_event(&event);
+        }
         assert!(pos == end, "input left over");
         start = end;
     }

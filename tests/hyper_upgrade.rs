@@ -25,7 +25,7 @@ use hybi::io::tokio::WebSocketStream;
 use hybi::io::Message;
 use hybi::{
     ClientRequest, CloseCode, Config, Connection, DeflateConfig, Event, Instant, MessageKind,
-    Negotiated, OsEntropy, Role, State, Transmit,
+    Negotiated, OsEntropy, State, Transmit,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -204,9 +204,14 @@ async fn http2_extended_connect_echoes() {
                 pos += event.consumed;
                 match event.event {
                     Some(Event::Data(data)) => echoed.extend_from_slice(data.payload),
-                    Some(Event::Closed(c)) => closed = Some(c),
                     Some(_) => {}
                     None => break,
+                }
+            }
+            // `Closed` is raised by the engine (after the Close, or EOF).
+            while let Some(event) = client.poll_event() {
+                if let Event::Closed(c) = event {
+                    closed = Some(c);
                 }
             }
         }

@@ -128,8 +128,7 @@ fn a_rejected_request_reaches_the_client() {
 fn a_held_request_waits_for_the_servers_choice_of_subprotocol() {
     let request = ClientRequest::new(PAIR_URI)
         .unwrap()
-        .protocol("chat")
-        .protocol("superchat");
+        .subprotocols(&["chat", "superchat"]);
     let mut pair = Pair::with_request(Config::default(), request, Config::default());
     pair.server.decision = Decision::Hold;
     pair.drive();
@@ -141,7 +140,7 @@ fn a_held_request_waits_for_the_servers_choice_of_subprotocol() {
     assert!(pair.client.take_events().is_empty());
     pair.server
         .conn
-        .accept(Accept::new().protocol("superchat"))
+        .accept(Accept::new().subprotocol("superchat"))
         .unwrap();
     pair.drive();
     assert_eq!(
@@ -156,7 +155,9 @@ fn a_held_request_waits_for_the_servers_choice_of_subprotocol() {
 
 #[test]
 fn accept_protocol_answers_with_that_subprotocol() {
-    let request = ClientRequest::new(PAIR_URI).unwrap().protocol("chat");
+    let request = ClientRequest::new(PAIR_URI)
+        .unwrap()
+        .subprotocols(&["chat"]);
     let mut pair = Pair::with_request(Config::default(), request, Config::default());
     pair.server.decision = Decision::AcceptProtocol("chat".to_string());
     pair.drive();

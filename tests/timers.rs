@@ -38,9 +38,11 @@ fn feed_at(conn: &mut Connection, bytes: &[u8], secs: f64) -> Vec<Ev> {
                 conn.accept(Accept::new()).unwrap();
             }
             Some(ev) => events.push(Ev::from_event(&ev)),
-            None => return events,
+            None => break,
         }
     }
+    events.extend(drain(conn));
+    events
 }
 
 fn timeout_at(conn: &mut Connection, secs: f64) -> Vec<Ev> {

@@ -43,12 +43,12 @@ pub fn client_response(data: &[u8]) {
     let mut request = ClientRequest::new(CLIENT_URI).expect("URI");
     let mut offered: Vec<&str> = Vec::new();
     if options & 8 != 0 {
-        request = request.protocol("chat").protocol("superchat");
+        request = request.subprotocols(&["chat", "superchat"]);
         offered.extend(["chat", "superchat"]);
     }
     let deflate = options & 16 != 0;
     if deflate {
-        request = request.extension("permessage-deflate");
+        request = request.extensions(&["permessage-deflate"]);
     }
 
     let mut client = Connection::client(config.clone(), request, Counting(0), NOW).expect("client");

@@ -1,6 +1,6 @@
 //! Target 8, `fixed_storage`: heap and fixed storage, same bytes, same result.
 
-use hybi::{Accept, ClientRequest, Config, Connection, Event, Transmit};
+use hybi::{Accept, ClientRequest, Config, Connection, Event, Reject, Transmit};
 
 use super::shared::{Chunks, Counting, Cursor, NOW};
 
@@ -66,7 +66,7 @@ pub fn fixed_storage(data: &[u8]) {
                 events.push(format!("{event:?}"));
                 let decision = match event {
                     Event::Request(request) if request.is_websocket() => Some(Ok(request
-                        .protocols()
+                        .subprotocols()
                         .next()
                         .filter(|_| choose_protocol)
                         .map(String::from))),
@@ -76,18 +76,21 @@ pub fn fixed_storage(data: &[u8]) {
                 match decision {
                     Some(Ok(protocol)) => {
                         let accept = match &protocol {
-                            Some(p) => Accept::new().protocol(p),
+                            Some(p) => Accept::new().subprotocol(p),
                             None => Accept::new(),
                         };
                         let result = conn.accept(accept);
                         events.push(format!("accept {result:?} {:?}", conn.subprotocol()));
                     }
                     Some(Err(())) => {
-                        let result = conn.reject(200, &[], b"page");
+                        let result = conn.reject(Reject::new(200).body(b"page"));
                         events.push(format!("reject {result:?}"));
                     }
                     None => {}
                 }
+            }
+            while let Some(event) = conn.poll_event() {
+                events.push(format!("{event:?}"));
             }
             drain(conn, &mut output);
             pos = end;
@@ -96,7 +99,7 @@ pub fn fixed_storage(data: &[u8]) {
             }
         }
         conn.handle_eof(NOW);
-        while let Some(event) = conn.handle_input(&mut [], NOW).event {
+        while let Some(event) = conn.poll_event() {
             events.push(format!("{event:?}"));
         }
         drain(conn, &mut output);
@@ -124,15 +127,16 @@ pub fn fixed_storage(data: &[u8]) {
     };
     let (heap, fixed) = if client {
         let uri = "ws://fuzz.example/chat";
-        let mut request = ClientRequest::new(uri).expect("uri");
-        for p in protocols {
-            request = request.protocol(p);
-        }
+        let request = ClientRequest::new(uri)
+            .expect("uri")
+            .subprotocols(protocols);
         let mut heap =
             Connection::client(config.clone(), request, Counting(0), NOW).expect("client");
         // The same nonce as `client_response`, so its seeds' answers verify.
         let mut rng = Counting(0);
-        let request = BorrowedRequest::new(uri).expect("uri").protocols(protocols);
+        let request = BorrowedRequest::new(uri)
+            .expect("uri")
+            .subprotocols(protocols);
         let mut fixed = Connection::client_in(config.clone(), request, &mut rng, buffers, NOW)
             .expect("client_in");
         (

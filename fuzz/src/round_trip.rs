@@ -56,7 +56,7 @@ pub fn round_trip(data: &[u8]) {
 
     let request = ClientRequest::new(CLIENT_URI)
         .expect("URI")
-        .protocol("chat");
+        .subprotocols(&["chat"]);
     let mut client = Connection::client(config.clone(), request, Counting(7), NOW).expect("client");
     let mut server = Connection::server(config.clone(), NOW);
     let (mut cw, mut sw) = (Watch::new(&config), Watch::new(&config));
@@ -70,7 +70,8 @@ pub fn round_trip(data: &[u8]) {
         &mut to_server,
         |conn, event, _| {
             assert!(matches!(event, Ev::Request { protocols, .. } if protocols[..] == ["chat"]));
-            conn.accept(Accept::new().protocol("chat")).expect("accept");
+            conn.accept(Accept::new().subprotocol("chat"))
+                .expect("accept");
         },
     );
     let answer = take_output(&mut server, &mut sw);

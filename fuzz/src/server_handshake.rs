@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use hybi::{
-    accept_key, Accept, Config, Connection, ProtocolError, Role, State, Transmit, UsageError,
+    accept_key, Accept, Config, Connection, ProtocolError, Reject, Role, State, Transmit,
+    UsageError,
 };
 
 use super::shared::{
@@ -80,21 +81,21 @@ pub fn server_handshake(data: &[u8]) {
                 let before = Snapshot::of(conn);
                 assert_eq!(conn.accept(Accept::new()), Err(UsageError::NotAnUpgrade));
                 assert_eq!(Snapshot::of(conn), before, "failed accept changed things");
-                conn.reject(200, &[], b"page")
+                conn.reject(Reject::new(200).body(b"page"))
                     .expect("reject(200) of a plain GET");
                 decision = Some(200);
                 return;
             }
             assert!(is_key(key), "Request with an invalid key {key:?}");
             if reject {
-                conn.reject(403, &[("X-Why", "fuzz")], b"no")
+                conn.reject(Reject::new(403).header("X-Why", "fuzz").body(b"no"))
                     .expect("reject(403)");
                 decision = Some(403);
                 return;
             }
             let protocol = protocols.first().filter(|_| choose_protocol);
             let accept = match protocol {
-                Some(p) => Accept::new().protocol(p),
+                Some(p) => Accept::new().subprotocol(p),
                 None => Accept::new(),
             };
             conn.accept(accept).expect("accept of a valid request");

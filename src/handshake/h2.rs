@@ -199,7 +199,7 @@ impl<'a> ConnectRequest<'a> {
     ///     ("origin", "http://www.example.com"),
     /// ])?;
     /// assert_eq!(request.path(), "/chat");
-    /// assert_eq!(request.protocols().collect::<Vec<_>>(), ["chat", "superchat"]);
+    /// assert_eq!(request.subprotocols().collect::<Vec<_>>(), ["chat", "superchat"]);
     /// # Ok::<(), hybi::handshake::h2::ConnectError>(())
     /// ```
     pub fn parse(

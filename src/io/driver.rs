@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 
 use super::{CloseFrame, Error, HandshakeRequest, HandshakeResponse, Message};
 use crate::adapter::Core;
-use crate::assemble::{MessageAssembler, MessageRef};
+use crate::assemble::{MessageAssembler, OwnedMessage};
 use crate::connection::storage::Heap;
 use crate::event::Event;
 use crate::handshake::{Decision, Request};
@@ -75,10 +75,10 @@ impl Driver {
             Event::Rejected { response, body } => {
                 Step::Rejected(HandshakeResponse::from_response(&response, body))
             }
-            Event::Data(data) => match self.assembler.push(data) {
+            Event::Data(data) => match self.assembler.push_owned(data) {
                 None => Step::Continue,
-                Some(MessageRef::Text(text)) => Step::Message(Message::Text(String::from(text))),
-                Some(MessageRef::Binary(bytes)) => Step::Message(Message::Binary(bytes.to_vec())),
+                Some(OwnedMessage::Text(text)) => Step::Message(Message::Text(text)),
+                Some(OwnedMessage::Binary(bytes)) => Step::Message(Message::Binary(bytes)),
             },
             Event::Ping(payload) => Step::Message(Message::Ping(payload.to_vec())),
             Event::Pong(payload) => Step::Message(Message::Pong(payload.to_vec())),

@@ -25,9 +25,8 @@
 //! instant, so a Ping sent at a deadline is answered before the next one.
 //!
 //! Events the engine raises by itself (a `Closed` after a deadline or EOF)
-//! come out only through `handle_input(&mut [], now)` today; the harness
-//! drains them in one place, `Party::collect_raised`, the one line to change
-//! when `Connection::poll_event` arrives.
+//! come out of `Connection::poll_event`; the harness drains them in one
+//! place, `Party::collect_raised`.
 //!
 //! Cost: every byte is copied once into the receiver's inbox and once into
 //! the sender's record of what it wrote; fine for tests, not for benches.
@@ -191,8 +190,8 @@ impl Party {
         if let Ev::Request { .. } = ev {
             let result = match &self.decision {
                 Decision::Accept => self.conn.accept(Accept::new()),
-                Decision::AcceptProtocol(p) => self.conn.accept(Accept::new().protocol(p)),
-                Decision::Reject(status) => self.conn.reject(*status, &[], b""),
+                Decision::AcceptProtocol(p) => self.conn.accept(Accept::new().subprotocol(p)),
+                Decision::Reject(status) => self.conn.reject(hybi::Reject::new(*status)),
                 Decision::Hold => Ok(()),
             };
             result.expect("the decision on the opening request");
@@ -201,16 +200,11 @@ impl Party {
     }
 
     /// Collects the events the engine raised by itself (after a deadline,
-    /// EOF, a write or a command). The one place that drains them: today
-    /// through `handle_input` with no bytes, later `Connection::poll_event`.
-    fn collect_raised(&mut self, now: Instant) -> bool {
+    /// EOF, a write or a command), from `poll_event`: the one place that
+    /// drains them.
+    fn collect_raised(&mut self) -> bool {
         let mut any = false;
-        while let Some(ev) = self
-            .conn
-            .handle_input(&mut [], now)
-            .event
-            .map(|e| Ev::from_event(&e))
-        {
+        while let Some(ev) = self.conn.poll_event().map(|e| Ev::from_event(&e)) {
             self.on_event(ev);
             any = true;
         }
@@ -252,7 +246,7 @@ impl Party {
             self.eof_given = true;
             moved = true;
         }
-        moved |= self.collect_raised(now);
+        moved |= self.collect_raised();
         moved
     }
 }
@@ -356,7 +350,7 @@ impl Pair {
             Some(Transmit::Shutdown) => {
                 src.shut_down = true;
                 dst.eof_due = true;
-                src.collect_raised(now);
+                src.collect_raised();
                 dst.read(now);
                 self.shutdowns.push(from);
                 return true;
@@ -373,7 +367,7 @@ impl Pair {
         };
         src.conn.transmitted(chunk.len());
         src.written.extend_from_slice(&chunk);
-        src.collect_raised(now);
+        src.collect_raised();
         if !dst.dropped {
             dst.inbox.extend_from_slice(&chunk);
             dst.read(now);
@@ -439,7 +433,7 @@ impl Pair {
                 if let Some(next) = party.conn.poll_timeout() {
                     assert!(next > now, "{role:?} left {next:?} armed at {now:?}");
                 }
-                party.collect_raised(now);
+                party.collect_raised();
             }
         }
         self.now = at;
@@ -447,7 +441,7 @@ impl Pair {
             let party = self.party(role);
             if !party.dropped {
                 party.conn.handle_timeout(at);
-                party.collect_raised(at);
+                party.collect_raised();
             }
         }
         self.drive();

@@ -6,8 +6,8 @@ mod side;
 use std::time::Duration;
 
 use hybi::{
-    Accept, ClientRequest, CloseCode, Config, Connection, MessageKind, ProtocolError, Role, State,
-    UsageError,
+    Accept, ClientRequest, CloseCode, Config, Connection, MessageKind, ProtocolError, Reject, Role,
+    State, UsageError,
 };
 
 use self::side::{Queued, Side};
@@ -270,7 +270,7 @@ impl Pair {
                 let status = 200 + u16::from(input.byte());
                 let accept = side.command(|c| c.accept(Accept::new()));
                 assert_eq!(accept, Err(UsageError::NoPendingRequest));
-                let reject = side.command(|c| c.reject(status, &[], b""));
+                let reject = side.command(|c| c.reject(Reject::new(status)));
                 assert_eq!(reject, Err(UsageError::NoPendingRequest));
             }
             14 => {
@@ -364,7 +364,7 @@ impl Pair {
                 let _ = side.command(|c| c.pong(b""));
                 let _ = side.command(|c| c.close(CloseCode::NORMAL, ""));
                 let _ = side.command(|c| c.accept(Accept::new()));
-                let _ = side.command(|c| c.reject(400, &[], b""));
+                let _ = side.command(|c| c.reject(Reject::new(400)));
             }
             assert!(side.conn.poll_transmit().is_none(), "output after Closed");
             let frames = match side.role {

@@ -1,7 +1,9 @@
 //! One party of `api_ops`: its connection, what it wrote and received, and
 //! the model of what it queued.
 
-use hybi::{Accept, CloseCode, Config, Connection, MessageKind, Role, State, Transmit, UsageError};
+use hybi::{
+    Accept, CloseCode, Config, Connection, MessageKind, Reject, Role, State, Transmit, UsageError,
+};
 
 use super::super::shared::{feed_chunk, Ev, Messages, Snapshot, Watch, OUTPUT_SLACK};
 
@@ -151,7 +153,7 @@ impl Side {
                 Ev::Request { websocket, .. } => {
                     assert!(websocket);
                     let result = if reject {
-                        conn.reject(403, &[], b"")
+                        conn.reject(Reject::new(403))
                     } else {
                         conn.accept(Accept::new())
                     };

@@ -40,14 +40,14 @@ impl Ev {
             Event::Request(r) => Ev::Request {
                 key: r.key().to_string(),
                 websocket: r.is_websocket(),
-                protocols: r.protocols().map(str::to_string).collect(),
+                protocols: r.subprotocols().map(str::to_string).collect(),
             },
             Event::Accepted(r) => Ev::Accepted {
                 status: r.status(),
                 accept: r
                     .header("sec-websocket-accept")
                     .map(|v| v.trim_ascii().to_vec()),
-                protocol: r.protocol().map(str::to_string),
+                protocol: r.subprotocol().map(str::to_string),
                 extensions: r.extensions().map(str::to_string).collect(),
             },
             Event::Rejected { response, body } => Ev::Rejected {

@@ -274,7 +274,8 @@ pub(crate) fn feed(
 }
 
 /// Calls `handle_input` on `chunk` until it gives no event, checking each
-/// call; the whole chunk must be consumed by then.
+/// call; the whole chunk must be consumed by then. Then drains the events
+/// the engine raised itself (`poll_event`), checked the same way.
 pub(crate) fn feed_chunk(
     conn: &mut Connection,
     watch: &mut Watch,
@@ -294,10 +295,30 @@ pub(crate) fn feed_chunk(
         let Some(ev) = ev else {
             // We decide every request at once, so nothing is ever held back.
             assert_eq!(consumed, len, "no event, yet input left over");
-            return;
+            return drain_raised(conn, watch, &mut |conn, ev| decide(conn, ev, pos));
         };
         watch.event(conn, &before, &ev);
         decide(conn, &ev, pos);
+        watch.state(conn);
+        watch.events.push(ev);
+    }
+}
+
+/// The events the engine raised itself (`poll_event`), each checked as an
+/// input's event is.
+pub(crate) fn drain_raised(
+    conn: &mut Connection,
+    watch: &mut Watch,
+    decide: &mut dyn FnMut(&mut Connection, &Ev),
+) {
+    loop {
+        let before = Snapshot::of(conn);
+        let Some(ev) = conn.poll_event().map(|e| Ev::of(&e)) else {
+            return;
+        };
+        watch.state(conn);
+        watch.event(conn, &before, &ev);
+        decide(conn, &ev);
         watch.state(conn);
         watch.events.push(ev);
     }

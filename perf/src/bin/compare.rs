@@ -159,6 +159,83 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
+// ---- entropy variants (temporary: choosing OsEntropy's generator) ----
+
+/// hybi's OsEntropy before the CSPRNG: 1024-byte blocks from getrandom.
+struct GetrandomPool {
+    pool: [u8; 1024],
+    used: usize,
+}
+
+impl hybi::Entropy for GetrandomPool {
+    fn fill(&mut self, mut buf: &mut [u8]) {
+        while !buf.is_empty() {
+            if self.used == self.pool.len() {
+                getrandom::fill(&mut self.pool).expect("getrandom");
+                self.used = 0;
+            }
+            let n = buf.len().min(self.pool.len() - self.used);
+            buf[..n].copy_from_slice(&self.pool[self.used..self.used + n]);
+            self.pool[self.used..self.used + n].fill(0);
+            self.used += n;
+            buf = &mut buf[n..];
+        }
+    }
+}
+
+/// The new OsEntropy's design with a chosen round count and pid check.
+struct Cha<R: chacha20::Rounds, const PID: bool> {
+    core: Option<chacha20::ChaChaCore<R, chacha20::variants::Legacy>>,
+    block: [u8; 256],
+    words: [u32; 64],
+    used: usize,
+    since: u64,
+    pid: u32,
+}
+
+impl<R: chacha20::Rounds, const PID: bool> Cha<R, PID> {
+    fn new() -> Self {
+        Cha {
+            core: None,
+            block: [0; 256],
+            words: [0; 64],
+            used: 256,
+            since: 0,
+            pid: 0,
+        }
+    }
+}
+
+impl<R: chacha20::Rounds, const PID: bool> hybi::Entropy for Cha<R, PID> {
+    fn fill(&mut self, mut buf: &mut [u8]) {
+        use chacha20::rand_core::{block::Generator, SeedableRng};
+        while !buf.is_empty() {
+            if self.used == 256 {
+                let pid = if PID { std::process::id() } else { 0 };
+                if self.core.is_none() || self.pid != pid || self.since >= 65536 {
+                    let mut seed = [0u8; 32];
+                    getrandom::fill(&mut seed).expect("getrandom");
+                    self.core = Some(chacha20::ChaChaCore::from_seed(seed));
+                    self.pid = pid;
+                    self.since = 0;
+                }
+                self.core.as_mut().unwrap().generate(&mut self.words);
+                for (o, w) in self.block.chunks_exact_mut(4).zip(&self.words) {
+                    o.copy_from_slice(&w.to_le_bytes());
+                }
+                self.words.fill(0);
+                self.since += 256;
+                self.used = 0;
+            }
+            let n = buf.len().min(256 - self.used);
+            buf[..n].copy_from_slice(&self.block[self.used..self.used + n]);
+            self.block[self.used..self.used + n].fill(0);
+            self.used += n;
+            buf = &mut buf[n..];
+        }
+    }
+}
+
 // ---- the harness ----
 
 /// This thread's CPU time, in nanoseconds.
@@ -448,6 +525,34 @@ fn encode_case(workload: &Workload, client: bool) -> serde_json::Value {
     let mut sink = Sink::default();
     let mut memcpy_sink = Sink::default();
     let string_ref = text.then_some(string.as_str());
+    let mut variants: Vec<(&'static str, hybi::Connection)> = Vec::new();
+    if client && std::env::var("HYBI_PERF_ENTROPY").is_ok() {
+        variants.push((
+            "hybi getrandom pool",
+            open_pair(GetrandomPool {
+                pool: [0; 1024],
+                used: 1024,
+            })
+            .0,
+        ));
+        variants.push((
+            "hybi chacha20+pid",
+            open_pair(Cha::<chacha20::R20, true>::new()).0,
+        ));
+        variants.push((
+            "hybi chacha12+pid",
+            open_pair(Cha::<chacha20::R12, true>::new()).0,
+        ));
+        variants.push((
+            "hybi chacha12",
+            open_pair(Cha::<chacha20::R12, false>::new()).0,
+        ));
+        variants.push((
+            "hybi chacha8",
+            open_pair(Cha::<chacha20::R8, false>::new()).0,
+        ));
+    }
+    let mut variant_sinks: Vec<Sink> = variants.iter().map(|_| Sink::default()).collect();
 
     let mut runners: Vec<(&'static str, Runner<'_>)> = vec![
         (
@@ -520,6 +625,17 @@ fn encode_case(workload: &Workload, client: bool) -> serde_json::Value {
             }),
         ),
     ];
+    for ((name, conn), sink) in variants.iter_mut().zip(variant_sinks.iter_mut()) {
+        runners.push((
+            name,
+            Box::new(move || {
+                for _ in 0..count {
+                    hybi_encode(conn, payload, string_ref, |b| sink.take(b));
+                }
+                count * workload.size
+            }),
+        ));
+    }
     let outcomes = measure(count, &mut runners);
     let kind = if client {
         "encode client"

@@ -17,15 +17,45 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
-PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets"]
+PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets",
+         "websocket-sans-io", "embedded-websocket", "soketto"]
 IMPLS = ["hybi"] + PEERS
+# hybi read the way a user reads text (`Data::text()` on each chunk); only
+# in text decode cases.
+HYBI_TEXT = "hybi text()"
 COLORS = {
     "hybi": "#d62728",
     "tungstenite": "#1f77b4",
     "fastwebsockets": "#2ca02c",
     "tokio-websockets": "#9467bd",
     "tokio-tungstenite": "#1f77b4",
+    "websocket-sans-io": "#8c564b",
+    "embedded-websocket": "#e377c2",
+    "soketto": "#7f7f7f",
 }
+# Which peers check everything RFC 6455 asks of a receiver (masking
+# direction, reserved bits, UTF-8, close codes, control frames); filled from
+# compare.json's "peers" by main(). A peer missing there counts as strict.
+STRICT = {p: True for p in PEERS}
+
+
+def strict_peers():
+    return [p for p in PEERS if STRICT.get(p, True)]
+
+
+def best_rate(r, peers):
+    """The highest message rate among `peers` present in results `r`."""
+    rates = [r[p]["msgs_per_s"] for p in peers if p in r]
+    return max(rates) if rates else None
+
+
+def rate_ratio(r, impl, peers):
+    b = best_rate(r, peers)
+    return r[impl]["msgs_per_s"] / b if b and impl in r else None
+
+
+def fmt_ratio(x):
+    return f"**{x:.2f}x**" if x is not None else ""
 
 
 def load(name):
@@ -47,10 +77,17 @@ def fmt_gbs(gbs):
 
 def speed_table(cases, group, baselines):
     """One markdown table: msgs/s and GB/s per implementation, allocations,
-    and hybi's ratio to the fastest peer."""
-    cols = IMPLS + baselines
-    head = "| workload | " + " | ".join(cols) + " | hybi / best peer | allocs/msg (hybi; peers) |"
-    out = [head, "|" + "---|" * (len(cols) + 3)]
+    and hybi's ratio to the fastest peer and to the fastest strict peer
+    (for text decode, also "hybi text()"'s ratio to the fastest strict
+    peer). A blank cell: the implementation was not run on that case."""
+    text_col = group == "decode"
+    cols = ["hybi"] + ([HYBI_TEXT] if text_col else []) + PEERS + baselines
+    ratios = ["hybi / best peer", "hybi / best strict peer"]
+    if text_col:
+        ratios.append("hybi text() / best strict peer")
+    head = ("| workload | " + " | ".join(cols) + " | " + " | ".join(ratios)
+            + " | allocs/msg (hybi; peers) |")
+    out = [head, "|" + "---|" * (len(cols) + len(ratios) + 2)]
     for case in cases:
         if case["group"] != group:
             continue
@@ -61,10 +98,25 @@ def speed_table(cases, group, baselines):
                 cells.append(f"{fmt_rate(r[c]['msgs_per_s'])}/s<br>{fmt_gbs(r[c]['gb_per_s'])} GB/s")
             else:
                 cells.append("")
-        best = max(r[p]["msgs_per_s"] for p in PEERS)
-        ratio = r["hybi"]["msgs_per_s"] / best
-        allocs = "; ".join(f"{r[c]['allocs_per_msg']:.2g}" for c in IMPLS)
-        out.append(f"| {case['workload']} | " + " | ".join(cells) + f" | **{ratio:.2f}x** | {allocs} |")
+        marks = [fmt_ratio(rate_ratio(r, "hybi", PEERS)), fmt_ratio(rate_ratio(r, "hybi", strict_peers()))]
+        if text_col:
+            marks.append(fmt_ratio(rate_ratio(r, HYBI_TEXT, strict_peers())))
+        allocs = "; ".join(f"{r[c]['allocs_per_msg']:.2g}" if c in r else "-" for c in IMPLS)
+        out.append(f"| {case['workload']} | " + " | ".join(cells) + " | " + " | ".join(marks)
+                   + f" | {allocs} |")
+    return "\n".join(out)
+
+
+def peers_table(compare):
+    """Which receiver checks each peer skips (from compare.json), so the
+    tables' "best strict peer" can be read."""
+    info = compare.get("peers", {})
+    out = ["| peer | strict | skips (RFC 6455 receiver checks it does not make) | note |",
+           "|---|---|---|---|"]
+    for p in PEERS:
+        i = info.get(p, {"strict": True, "skips": [], "note": ""})
+        skips = ", ".join(i["skips"]) or "none"
+        out.append(f"| {p} | {'yes' if i['strict'] else 'no'} | {skips} | {i.get('note', '')} |")
     return "\n".join(out)
 
 
@@ -88,32 +140,41 @@ def goals_table(compare, e2e, memory):
         if r:
             ratio = r["hybi"]["msgs_per_s"] / r["memcpy"]["msgs_per_s"]
             row(f"decode {w} vs memcpy", f"{ratio:.2f}x", ">= 0.9x", ratio >= 0.9)
-    # 2. every in-process workload at or above the fastest peer
-    below = []
-    worst = None
-    for c in cases:
-        if c["group"] == "handshake":
-            continue
-        r = c["results"]
-        ratio = r["hybi"]["msgs_per_s"] / max(r[p]["msgs_per_s"] for p in PEERS)
-        if worst is None or ratio < worst[0]:
-            worst = (ratio, f"{c['group']} {c['workload']}")
-        if ratio < 1.0:
-            below.append(f"{c['group']} {c['workload']} ({ratio:.2f}x)")
-    total = sum(1 for c in cases if c["group"] != "handshake")
-    row(
-        "every in-process workload vs fastest peer",
-        f"{total - len(below)} of {total} at or above; lowest {worst[0]:.2f}x ({worst[1]})",
-        ">= 1.0x each",
-        not below,
-    )
-    # 3. small messages vs fastest RFC-checking peer
+    # 2. every in-process workload at or above the fastest peer, and at or
+    #    above the fastest strict peer
+    for label, peers in [("fastest peer", PEERS), ("fastest strict peer", strict_peers())]:
+        below = []
+        worst = None
+        total = 0
+        for c in cases:
+            x = rate_ratio(c["results"], "hybi", peers)
+            if c["group"] == "handshake" or x is None:
+                continue
+            total += 1
+            if worst is None or x < worst[0]:
+                worst = (x, f"{c['group']} {c['workload']}")
+            if x < 1.0:
+                below.append(f"{c['group']} {c['workload']} ({x:.2f}x)")
+        if worst:
+            row(
+                f"every in-process workload vs {label}",
+                f"{total - len(below)} of {total} at or above; lowest {worst[0]:.2f}x ({worst[1]})",
+                ">= 1.0x each",
+                not below,
+            )
+    # 3. small messages vs fastest RFC-checking (strict) peer
     for group in ["decode", "encode client", "encode server"]:
         for w in ["binary 16 B", "binary 125 B"]:
             r = find(cases, group, w)
-            if r:
-                ratio = r["hybi"]["msgs_per_s"] / max(r[p]["msgs_per_s"] for p in PEERS)
-                row(f"{group} {w} vs fastest peer", f"{ratio:.2f}x", ">= 1.5x", ratio >= 1.5)
+            x = rate_ratio(r, "hybi", strict_peers()) if r else None
+            if x is not None:
+                row(f"{group} {w} vs fastest strict peer", f"{x:.2f}x", ">= 1.5x", x >= 1.5)
+    # 3b. text as the user reads it (Data::text()) vs the fastest strict peer
+    for c in cases:
+        x = rate_ratio(c["results"], HYBI_TEXT, strict_peers())
+        if c["group"] == "decode" and x is not None:
+            row(f"decode {c['workload']} through Data::text() vs fastest strict peer",
+                f"{x:.2f}x", ">= 1.0x", x >= 1.0)
     # 4. multibyte text vs unmask + simdutf8
     base_1m = find(cases, "decode", "utf8 1 MiB")
     for w, base in [("utf8 16 KiB", "utf8 16 KiB"), ("utf8 1 MiB", "utf8 1 MiB"),
@@ -195,7 +256,7 @@ def chart(compare, e2e, path):
     fastest peer (1.0 = fastest peer), one panel per group."""
     panels = []
     for group in ["decode", "encode client", "encode server"]:
-        rows = [(c["workload"], {i: c["results"][i]["msgs_per_s"] for i in IMPLS})
+        rows = [(c["workload"], {i: c["results"][i]["msgs_per_s"] for i in IMPLS if i in c["results"]})
                 for c in compare["cases"] if c["group"] == group]
         panels.append((f"{group} (in-process)", IMPLS, rows))
     if e2e:
@@ -214,6 +275,9 @@ def chart(compare, e2e, path):
             best = max(v for k, v in speeds.items() if k != "hybi")
             body.append(f'<text x="{label_w - 6}" y="{y + bar * len(impls) / 2 + 4}" font-size="11" text-anchor="end">{name}</text>')
             for i in impls:
+                if i not in speeds:
+                    y += bar
+                    continue
                 ratio = speeds[i] / best
                 w = min(ratio, 2.5) / 2.5 * plot_w
                 body.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar - 1}" fill="{COLORS[i]}"><title>{i}: {ratio:.2f}x</title></rect>')
@@ -225,8 +289,10 @@ def chart(compare, e2e, path):
         body.append(f'<line x1="{x1:.1f}" y1="{y0 - 4}" x2="{x1:.1f}" y2="{y - gap + 2}" stroke="#444" stroke-dasharray="3,3"/>')
         y += 10
     legend_y = y + 5
-    names = ["hybi", "tungstenite (tokio-tungstenite e2e)", "fastwebsockets", "tokio-websockets"]
-    keys = ["hybi", "tungstenite", "fastwebsockets", "tokio-websockets"]
+    names = ["hybi", "tungstenite (tokio-tungstenite e2e)", "fastwebsockets", "tokio-websockets",
+             "websocket-sans-io", "embedded-websocket", "soketto"]
+    keys = ["hybi", "tungstenite", "fastwebsockets", "tokio-websockets",
+            "websocket-sans-io", "embedded-websocket", "soketto"]
     x = 10
     for name, key in zip(names, keys):
         body.append(f'<rect x="{x}" y="{legend_y}" width="12" height="12" fill="{COLORS[key]}"/>')
@@ -257,6 +323,9 @@ def main():
     path = os.path.join(ROOT, "BENCHMARKS.md")
     text = open(path).read()
     cases = compare["cases"]
+    for p, i in compare.get("peers", {}).items():
+        STRICT[p] = i["strict"]
+    text = replace_block(text, "peers", peers_table(compare))
     text = replace_block(text, "goals", goals_table(compare, e2e, memory))
     text = replace_block(text, "decode", speed_table(cases, "decode", ["memcpy", "xor loop", "unmask+simdutf8"]))
     text = replace_block(text, "encode-client", speed_table(cases, "encode client", ["memcpy"]))

@@ -98,6 +98,14 @@ pub(crate) struct Receiver {
 /// `(bytes consumed, item)`. With no item, all the input was consumed.
 pub(crate) type Step = (usize, Option<Result<Item, ProtocolError>>);
 
+/// What one case of `receive` decided.
+enum Flow {
+    /// Hand this step out.
+    Done(Step),
+    /// Read on from this position of the input.
+    Next(usize),
+}
+
 impl Receiver {
     pub(crate) fn new(expect_masked: bool) -> Self {
         Receiver {
@@ -127,6 +135,11 @@ impl Receiver {
     }
 
     /// Reads from `input` until one item is ready or the input is used up.
+    ///
+    /// One loop over frames; what to do with the current frame's bytes is
+    /// one helper per case (a control frame, an empty data frame, a
+    /// compressed chunk, the byte that completes a carried code point, a
+    /// data chunk), each inlined, so the loop reads as the cases it has.
     #[inline(always)]
     pub(crate) fn receive(&mut self, input: &mut [u8], config: &Config) -> Step {
         if let Some(error) = self.pending_error.take() {
@@ -141,183 +154,232 @@ impl Receiver {
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
-                None => match self.read_header(&input[pos..], config) {
+                None => match self.next_frame(input, &mut pos, config) {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return (input.len(), None),
                     Err(error) => return (input.len(), Some(Err(error))),
-                    Ok((used, None)) => {
-                        debug_assert_eq!(pos + used, input.len());
-                        return (input.len(), None);
-                    }
-                    Ok((used, Some(header))) => {
-                        pos += used;
-                        match self.begin_frame(header, config) {
-                            Ok(frame) => frame,
-                            Err(error) => return (input.len(), Some(Err(error))),
-                        }
-                    }
                 },
             };
-
-            if frame.opcode.is_control() {
-                let start = frame.pos as usize;
-                let take = (frame.remaining() as usize).min(input.len() - pos);
-                let dest = &mut self.control[start..start + take];
-                dest.copy_from_slice(&input[pos..pos + take]);
-                if let Some(key) = frame.mask {
-                    apply_mask(dest, key, frame.pos);
+            let flow = if frame.opcode.is_control() {
+                self.control_chunk(frame, input, pos)
+            } else {
+                // A data frame: text, binary, or a continuation of either.
+                let kind = self.message.unwrap_or(MessageKind::Binary);
+                if frame.remaining() == 0 {
+                    self.empty_frame(frame, kind, pos, input.len())
+                } else if pos == input.len() {
+                    Flow::Done((pos, None))
+                } else if self.compressed {
+                    self.compressed_chunk(frame, kind, input, pos)
+                } else if kind == MessageKind::Text && !self.utf8.is_complete() {
+                    self.carried_byte(frame, input, pos)
+                } else {
+                    self.data_chunk(frame, kind, input, pos)
                 }
-                pos += take;
-                self.advance(frame, take);
-                if self.frame.is_some() {
-                    return (pos, None);
-                }
-                self.control_len = frame.len as usize;
-                let item = match frame.opcode {
-                    Opcode::Ping => Item::Ping,
-                    Opcode::Pong => Item::Pong,
-                    _ => Item::Close,
-                };
-                return (pos, Some(Ok(item)));
+            };
+            match flow {
+                Flow::Done(step) => return step,
+                Flow::Next(next) => pos = next,
             }
+        }
+    }
 
-            // A data frame: text, binary, or a continuation of either.
-            let kind = self.message.unwrap_or(MessageKind::Binary);
-            let remaining = frame.remaining();
-            if remaining == 0 {
-                // An empty frame: only its FIN matters.
-                self.frame = None;
-                if !frame.fin {
-                    continue;
-                }
-                let compressed = self.compressed;
-                if !compressed && !self.utf8.is_complete() {
-                    // RFC 6455 §5.6: "the whole message MUST contain valid
-                    // UTF-8"; it ended inside a code point.
-                    return (input.len(), Some(Err(ProtocolError::InvalidUtf8)));
-                }
-                self.end_message();
-                let data = Item::Data {
-                    kind,
-                    start: pos,
-                    end: pos,
-                    fin: true,
-                    compressed,
-                };
-                return (pos, Some(Ok(data)));
+    /// The header of the next frame, from `input[*pos..]` (moving `pos`
+    /// past it), checked and begun; `None` when the input ends inside it.
+    #[inline(always)]
+    fn next_frame(
+        &mut self,
+        input: &[u8],
+        pos: &mut usize,
+        config: &Config,
+    ) -> Result<Option<InFrame>, ProtocolError> {
+        match self.read_header(&input[*pos..], config)? {
+            (used, None) => {
+                debug_assert_eq!(*pos + used, input.len());
+                Ok(None)
             }
-            if pos == input.len() {
-                return (pos, None);
+            (used, Some(header)) => {
+                *pos += used;
+                self.begin_frame(header, config).map(Some)
             }
+        }
+    }
 
-            if self.compressed {
-                // RFC 7692: the payload is DEFLATE data; the inflater checks
-                // the text it inflates to.
-                let take = remaining
-                    .min((input.len() - pos) as u64)
-                    .min(self.compressed_chunk_limit as u64) as usize;
-                let ends_message = frame.fin && take as u64 == remaining;
-                let start = pos;
-                pos += take;
-                if let Some(key) = frame.mask {
-                    apply_mask(&mut input[start..pos], key, frame.pos);
-                }
-                self.advance(frame, take);
+    /// A control frame's payload is staged whole (at most 125 bytes) and
+    /// handed out once complete.
+    #[inline(always)]
+    fn control_chunk(&mut self, frame: InFrame, input: &[u8], mut pos: usize) -> Flow {
+        let start = frame.pos as usize;
+        let take = (frame.remaining() as usize).min(input.len() - pos);
+        let dest = &mut self.control[start..start + take];
+        dest.copy_from_slice(&input[pos..pos + take]);
+        if let Some(key) = frame.mask {
+            apply_mask(dest, key, frame.pos);
+        }
+        pos += take;
+        self.advance(frame, take);
+        if self.frame.is_some() {
+            return Flow::Done((pos, None));
+        }
+        self.control_len = frame.len as usize;
+        let item = match frame.opcode {
+            Opcode::Ping => Item::Ping,
+            Opcode::Pong => Item::Pong,
+            _ => Item::Close,
+        };
+        Flow::Done((pos, Some(Ok(item))))
+    }
+
+    /// An empty data frame: only its FIN matters.
+    #[inline(always)]
+    fn empty_frame(&mut self, frame: InFrame, kind: MessageKind, pos: usize, len: usize) -> Flow {
+        self.frame = None;
+        if !frame.fin {
+            return Flow::Next(pos);
+        }
+        let compressed = self.compressed;
+        if !compressed && !self.utf8.is_complete() {
+            // RFC 6455 §5.6: "the whole message MUST contain valid UTF-8";
+            // it ended inside a code point.
+            return Flow::Done((len, Some(Err(ProtocolError::InvalidUtf8))));
+        }
+        self.end_message();
+        let data = Item::Data {
+            kind,
+            start: pos,
+            end: pos,
+            fin: true,
+            compressed,
+        };
+        Flow::Done((pos, Some(Ok(data))))
+    }
+
+    /// RFC 7692: the payload is DEFLATE data, handed out in bounded chunks;
+    /// the inflater checks the text it inflates to.
+    #[inline(always)]
+    fn compressed_chunk(
+        &mut self,
+        frame: InFrame,
+        kind: MessageKind,
+        input: &mut [u8],
+        start: usize,
+    ) -> Flow {
+        let remaining = frame.remaining();
+        let take = remaining
+            .min((input.len() - start) as u64)
+            .min(self.compressed_chunk_limit as u64) as usize;
+        let ends_message = frame.fin && take as u64 == remaining;
+        let end = start + take;
+        if let Some(key) = frame.mask {
+            apply_mask(&mut input[start..end], key, frame.pos);
+        }
+        self.advance(frame, take);
+        if ends_message {
+            self.end_message();
+        }
+        let data = Item::Data {
+            kind,
+            start,
+            end,
+            fin: ends_message,
+            compressed: true,
+        };
+        Flow::Done((end, Some(Ok(data))))
+    }
+
+    /// Finishes the code point the previous text chunk left open, alone, so
+    /// every text chunk handed out is whole code points.
+    #[inline(always)]
+    fn carried_byte(&mut self, frame: InFrame, input: &mut [u8], pos: usize) -> Flow {
+        let byte = &mut input[pos..pos + 1];
+        if let Some(key) = frame.mask {
+            apply_mask(byte, key, frame.pos);
+        }
+        self.advance(frame, 1);
+        let ends_message = frame.fin && frame.remaining() == 1;
+        match self.utf8.feed(byte) {
+            Err(_) => Flow::Done((input.len(), Some(Err(ProtocolError::InvalidUtf8)))),
+            // Still inside the code point; at the message's end, invalid.
+            Ok(split) if split.completing == 0 => match ends_message {
+                true => Flow::Done((input.len(), Some(Err(ProtocolError::InvalidUtf8)))),
+                false => Flow::Next(pos + 1),
+            },
+            Ok(_) => {
                 if ends_message {
                     self.end_message();
                 }
-                let data = Item::Data {
-                    kind,
-                    start,
-                    end: pos,
-                    fin: ends_message,
-                    compressed: true,
-                };
-                return (pos, Some(Ok(data)));
+                let data = Item::CarriedData { fin: ends_message };
+                Flow::Done((pos + 1, Some(Ok(data))))
             }
+        }
+    }
 
-            if kind == MessageKind::Text && !self.utf8.is_complete() {
-                // Finish the code point the previous chunk left open, alone,
-                // so every text chunk handed out is whole code points.
-                let byte = &mut input[pos..pos + 1];
-                if let Some(key) = frame.mask {
-                    apply_mask(byte, key, frame.pos);
-                }
-                pos += 1;
-                self.advance(frame, 1);
-                let ends_message = frame.fin && remaining == 1;
-                match self.utf8.feed(byte) {
-                    Err(_) => return (input.len(), Some(Err(ProtocolError::InvalidUtf8))),
-                    Ok(split) if split.completing == 0 => {
-                        if ends_message {
-                            return (input.len(), Some(Err(ProtocolError::InvalidUtf8)));
-                        }
-                        continue;
-                    }
-                    Ok(_) => {
-                        if ends_message {
-                            self.end_message();
-                        }
-                        let data = Item::CarriedData { fin: ends_message };
-                        return (pos, Some(Ok(data)));
-                    }
-                }
-            }
-
-            let take = remaining.min((input.len() - pos) as u64) as usize;
-            let ends_message = frame.fin && take as u64 == remaining;
-            let start = pos;
-            pos += take;
-            let chunk = &mut input[start..pos];
-            if let Some(key) = frame.mask {
-                apply_mask(chunk, key, frame.pos);
-            }
-            self.advance(frame, take);
-            let mut deliver = take;
-            if kind == MessageKind::Text {
-                match self.utf8.feed(chunk) {
-                    Ok(split) => {
-                        deliver = split.valid;
-                        if ends_message && !self.utf8.is_complete() {
-                            // The message ended inside a code point (§5.6).
-                            self.pending_error = Some(ProtocolError::InvalidUtf8);
-                        }
-                    }
-                    Err(error) => {
-                        // RFC 6455 §8.1: fail as soon as the text is known
-                        // invalid; the valid text before it is delivered first.
-                        deliver = error.valid_prefix;
+    /// A chunk of a data frame's payload: unmasked in place and, for text,
+    /// validated as far as it goes (an unfinished code point at its end is
+    /// carried over).
+    #[inline(always)]
+    fn data_chunk(
+        &mut self,
+        frame: InFrame,
+        kind: MessageKind,
+        input: &mut [u8],
+        start: usize,
+    ) -> Flow {
+        let remaining = frame.remaining();
+        let take = remaining.min((input.len() - start) as u64) as usize;
+        let ends_message = frame.fin && take as u64 == remaining;
+        let pos = start + take;
+        let chunk = &mut input[start..pos];
+        if let Some(key) = frame.mask {
+            apply_mask(chunk, key, frame.pos);
+        }
+        self.advance(frame, take);
+        let mut deliver = take;
+        if kind == MessageKind::Text {
+            match self.utf8.feed(chunk) {
+                Ok(split) => {
+                    deliver = split.valid;
+                    if ends_message && !self.utf8.is_complete() {
+                        // The message ended inside a code point (§5.6).
                         self.pending_error = Some(ProtocolError::InvalidUtf8);
                     }
                 }
-            }
-            if self.pending_error.is_some() {
-                if deliver == 0 {
-                    return (input.len(), self.pending_error.take().map(Err));
+                Err(error) => {
+                    // RFC 6455 §8.1: fail as soon as the text is known
+                    // invalid; the valid text before it is delivered first.
+                    deliver = error.valid_prefix;
+                    self.pending_error = Some(ProtocolError::InvalidUtf8);
                 }
-                let data = Item::Data {
-                    kind,
-                    start,
-                    end: start + deliver,
-                    fin: false,
-                    compressed: false,
-                };
-                return (input.len(), Some(Ok(data)));
             }
+        }
+        if self.pending_error.is_some() {
             if deliver == 0 {
-                // Only the start of a code point arrived; it is carried over.
-                continue;
-            }
-            if ends_message {
-                self.end_message();
+                return Flow::Done((input.len(), self.pending_error.take().map(Err)));
             }
             let data = Item::Data {
                 kind,
                 start,
                 end: start + deliver,
-                fin: ends_message,
+                fin: false,
                 compressed: false,
             };
-            return (pos, Some(Ok(data)));
+            return Flow::Done((input.len(), Some(Ok(data))));
         }
+        if deliver == 0 {
+            // Only the start of a code point arrived; it is carried over.
+            return Flow::Next(pos);
+        }
+        if ends_message {
+            self.end_message();
+        }
+        let data = Item::Data {
+            kind,
+            start,
+            end: start + deliver,
+            fin: ends_message,
+            compressed: false,
+        };
+        Flow::Done((pos, Some(Ok(data))))
     }
 
     /// The fast path, for the most common input between messages: a whole

@@ -176,7 +176,7 @@ impl<S> WebSocket<S> {
     /// (not configured with [`Config::deflate`](crate::Config::deflate),
     /// declined, or the handshake is not done).
     #[cfg(feature = "deflate")]
-    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+    pub fn deflate(&self) -> Option<crate::extensions::deflate::DeflateParams> {
         self.core.conn.deflate()
     }
 
@@ -342,7 +342,7 @@ impl<S: Transport> WebSocket<S> {
     /// connection is over.
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
         if self.core.conn.state() == State::Handshaking {
-            return Err(Error::Usage(crate::UsageError::NotOpen));
+            return Err(Error::Usage(crate::error::UsageError::NotOpen));
         }
         loop {
             self.fire_timers();
@@ -462,7 +462,7 @@ impl<S: Transport> WebSocket<S> {
                 Transmit::Shutdown => self.core.shut = true,
                 // `write_external` never returns with a payload owed.
                 Transmit::External(_) => {
-                    return Err(Error::Usage(crate::UsageError::ExternalPending))
+                    return Err(Error::Usage(crate::error::UsageError::ExternalPending))
                 }
             }
         }

@@ -316,7 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// declined, or the handshake is not done). Delegates to
     /// [`Connection::deflate`](crate::Connection::deflate).
     #[cfg(feature = "deflate")]
-    pub fn deflate(&self) -> Option<crate::DeflateParams> {
+    pub fn deflate(&self) -> Option<crate::extensions::deflate::DeflateParams> {
         self.inner.core.conn.deflate()
     }
 

@@ -262,7 +262,7 @@ pub enum UsageError {
     /// Queuing this would grow the output past `Config::max_buffered_output`;
     /// write out what `poll_transmit` gives first.
     OutputFull,
-    /// `Connection::from_upgraded` with permessage-deflate agreed but
+    /// `Connection::from_upgraded_*` with permessage-deflate agreed but
     /// `Config::deflate` unset: the compressor's settings live there.
     DeflateNotConfigured,
     /// `send_external` on a client: a client masks every frame with a fresh

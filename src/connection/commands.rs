@@ -99,7 +99,7 @@ impl<S: Storage> Connection<S> {
     /// with one vectored write (`writev`) and no copy.
     ///
     /// After it, [`poll_transmit`](Self::poll_transmit) hands out the bytes
-    /// queued before the payload, then [`Transmit::External`] with the
+    /// queued before the payload, then [`Transmit::External`](super::Transmit::External) with the
     /// number of payload bytes still owed ([`external_owed`](Self::external_owed)),
     /// then what was queued after. [`transmitted`](Self::transmitted) counts
     /// in that same order, so one report may cover the queued bytes and part

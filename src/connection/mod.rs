@@ -14,7 +14,7 @@
 //! | `state.rs` | every phase change, as named transitions |
 //! | `timer.rs` | the deadlines |
 //! | `storage.rs` | heap or caller-lent buffers |
-//! | `upgraded.rs` | [`Connection::from_upgraded`], for handshakes done elsewhere |
+//! | `upgraded.rs` | [`Connection::from_upgraded_server`] and `_client`, for handshakes done elsewhere |
 
 mod commands;
 #[cfg(feature = "deflate")]
@@ -138,14 +138,15 @@ pub enum Transmit<'a> {
 ///   [`pong`](Self::pong), [`close`](Self::close); for a server's large
 ///   payloads, [`send_external`](Self::send_external), which queues only
 ///   the header (the caller writes the payload). A command either queues
-///   whole frames or returns a [`UsageError`] and changes nothing.
+///   whole frames or returns a [`UsageError`](crate::UsageError) and changes nothing.
 /// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
 ///   [`transmitted`](Self::transmitted), and
 ///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
 /// Created by [`server`](Self::server) or [`client`](Self::client), which run
 /// the HTTP/1.1 opening handshake, or by
-/// [`from_upgraded`](Self::from_upgraded) when another library did the
+/// [`from_upgraded_server`](Self::from_upgraded_server) or
+/// [`from_upgraded_client`](Self::from_upgraded_client) when another library did the
 /// handshake (hyper, axum, RFC 8441 over HTTP/2): it starts Open.
 ///
 /// # The order of calls

@@ -55,8 +55,9 @@ impl Connection<Heap> {
     /// A server whose opening handshake was done by another library
     /// (hyper or axum's HTTP/1.1 upgrade, RFC 8441 extended CONNECT over
     /// HTTP/2, RFC 9220 over HTTP/3): it starts Open at `now`, with what
-    /// `negotiated` says was agreed. See the [module docs](self) for
-    /// leftover bytes: feed them to `handle_input` first.
+    /// `negotiated` says was agreed. Leftover bytes (read by the library past the
+    /// handshake) are the first of the stream: feed them to `handle_input`
+    /// first.
     ///
     /// With permessage-deflate in `negotiated`, `config.deflate` must be set
     /// ([`UsageError::DeflateNotConfigured`]), since it holds the

@@ -8,7 +8,7 @@
 //! extensions); [`ConnectRequest::accept`] takes the same [`Accept`] as the
 //! HTTP/1.1 path, negotiates permessage-deflate with the same code, and
 //! returns the answer's header list and the [`Negotiated`] result for
-//! [`Connection::from_upgraded`](crate::Connection::from_upgraded). The
+//! `Connection::from_upgraded_server`. The
 //! stream of the CONNECT is then the WebSocket's byte stream (RFC 8441 §5:
 //! "peers should proceed with The WebSocket Protocol \[RFC6455\] using the
 //! HTTP/2 stream from the CONNECT transaction as if it were the TCP
@@ -335,7 +335,7 @@ impl<'a> ConnectRequest<'a> {
     }
 
     /// The subprotocols offered, over every `sec-websocket-protocol` field,
-    /// valid tokens only, as [`Request::protocols`](crate::Request::protocols).
+    /// valid tokens only, as [`Request::protocols`](crate::handshake::Request::subprotocols).
     pub fn subprotocols(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.list("sec-websocket-protocol")
             .filter(|p| is_token(p.as_bytes()))
@@ -365,7 +365,7 @@ impl<'a> ConnectRequest<'a> {
     /// as the HTTP/1.1 path does, and returns the answer's header list with
     /// what was agreed. Pass the `Config` the settings came from and the
     /// [`Negotiated`] to
-    /// [`Connection::from_upgraded`](crate::Connection::from_upgraded).
+    /// `Connection::from_upgraded_server`.
     pub fn accept(
         &self,
         accept: &Accept<'_>,
@@ -452,7 +452,7 @@ impl ConnectResponse {
         self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
-    /// What was agreed, for [`Connection::from_upgraded`](crate::Connection::from_upgraded).
+    /// What was agreed, for `Connection::from_upgraded_server`.
     pub fn negotiated(&self) -> &Negotiated {
         &self.negotiated
     }

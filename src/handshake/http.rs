@@ -13,7 +13,7 @@
 //!   [`connect_response`] / [`connect_error_response`] build the answers.
 //!
 //! Either way the result carries a [`Negotiated`] for
-//! `Connection::from_upgraded` (or the adapters' `from_upgraded`) once the
+//! `Connection::from_upgraded_server` (or the adapters' `from_upgraded`) once the
 //! library hands over the upgraded stream.
 //!
 //! The `:protocol` pseudo-header is not part of `http::Request`: HTTP/2

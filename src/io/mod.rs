@@ -1,4 +1,4 @@
-//! Adapters that own a transport and drive a [`Connection`]
+//! Adapters that own a transport and drive a [`Connection`](crate::Connection)
 //! over it, each behind a feature. The core never imports this module.
 //!
 //! Each adapter is thin: it moves bytes between the transport and the
@@ -15,11 +15,11 @@
 //! |---------|---------|-----------|
 //! | [`blocking`] | `std` | any `Read + Write`: `TcpStream`, a TLS stream, blocking or non-blocking |
 //! | [`tokio`](mod@tokio) | `tokio` | any `AsyncRead + AsyncWrite`: `TcpStream`, a TLS stream, hyper's upgraded connection; `Stream` + `Sink` |
-//! | [`connect()`] | `std`, `rustls` for `wss://` | opens the TCP (and TLS) connection itself: [`MaybeTlsStream`] |
-//! | [`connect_async()`] | `tokio`, `tokio-rustls` for `wss://` | the same, async: [`AsyncMaybeTlsStream`] |
+//! | [`Connector`], [`connect()`] | `std`, `rustls` for `wss://` | opens the TCP (and TLS) connection itself, within one deadline: [`MaybeTlsStream`] |
+//! | [`Connector::connect_async`], [`connect_async()`] | `tokio`, `tokio-rustls` for `wss://` | the same, async: [`AsyncMaybeTlsStream`] |
 //!
-//! Both `connect` families go through an HTTP proxy when one is configured,
-//! explicitly ([`connect_with_proxy`]) or in the environment: see [`Proxy`].
+//! [`Connector`] goes through an HTTP proxy when one is configured,
+//! explicitly ([`Connector::proxy`]) or in the environment: see [`Proxy`].
 //!
 //! The types here are shared by every adapter.
 

@@ -10,9 +10,9 @@ use ::futures_core::stream::{FusedStream, Stream};
 use ::futures_sink::Sink;
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
-use super::inner::{external_payload, Inner};
+use super::inner::Inner;
+use super::send;
 use super::WebSocketStream;
-use crate::adapter::Payload;
 use crate::close::CloseCode;
 use crate::connection::Compression;
 use crate::event::Closed;
@@ -21,11 +21,11 @@ use crate::io::{Error, Message};
 
 /// The connection shared by two halves: one lock, taken inside a poll and
 /// released before it returns.
-type Shared<S> = Arc<Mutex<Inner<S>>>;
+pub(super) type Shared<S> = Arc<Mutex<Inner<S>>>;
 
 /// A poisoned lock means a transport's poll panicked in the other half; the
 /// state itself is consistent between engine calls, so carry on with it.
-fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Inner<S>> {
+pub(super) fn lock<S>(shared: &Shared<S>) -> MutexGuard<'_, Inner<S>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -94,33 +94,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReadHalf<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
     /// Sends any [`Message`]; see [`WebSocketStream::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        let external = external_payload(&lock(&self.shared).core, &message);
-        if let Some(payload) = external {
-            let bytes = match payload {
-                Payload::Text(text) => text.as_bytes(),
-                Payload::Binary(bytes) => bytes,
-            };
-            poll_fn(|cx| {
-                lock(&self.shared).poll_queue(
-                    cx,
-                    Some(payload),
-                    MessageKind::Binary,
-                    bytes,
-                    true,
-                    Compression::Auto,
-                )
-            })
-            .await?;
-            return poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await;
-        }
-        poll_fn(|cx| {
-            let mut inner = lock(&self.shared);
-            let high_water = inner.high_water;
-            inner.poll_room(cx, high_water)
-        })
-        .await?;
-        lock(&self.shared).start_send(message)?;
-        poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
+        send::send(&mut self.shared, message).await
     }
 
     /// Sends one frame of a message; see [`WebSocketStream::send_fragment`].
@@ -143,22 +117,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
         fin: bool,
         compression: Compression,
     ) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_queue(cx, None, kind, payload, fin, compression))
-            .await?;
-        poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
+        send::send_fragment(&mut self.shared, kind, payload, fin, compression).await
     }
 
     /// Starts the closing handshake and waits until the Close is written;
     /// the read half sees the end. See [`WebSocketStream::close`].
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_room(cx, usize::MAX)).await?;
-        lock(&self.shared).close(code, reason)?;
-        poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
+        send::close(&mut self.shared, code, reason).await
     }
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| lock(&self.shared).poll_flush_all(cx)).await
+        send::flush(&mut self.shared).await
     }
 
     /// Bytes queued in the engine and not yet taken by the transport.

@@ -36,7 +36,7 @@
 //! stays at about the mark plus one message. `send` also waits until its
 //! message is written, like the blocking adapter's. A message bigger than
 //! `max_buffered_output` cannot be queued at all and fails with
-//! [`UsageError::OutputFull`].
+//! [`UsageError::OutputFull`](crate::UsageError::OutputFull).
 //!
 //! # Reading only
 //!
@@ -84,6 +84,7 @@
 
 mod halves;
 mod inner;
+mod send;
 
 use core::future::poll_fn;
 use core::pin::Pin;
@@ -94,10 +95,9 @@ use ::futures_sink::Sink;
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
 pub use halves::{ReuniteError, WsReadHalf, WsWriteHalf};
-use inner::{external_payload, Inner};
+use inner::Inner;
 
 use super::{Error, HandshakeRequest, HandshakeResponse, Message};
-use crate::adapter::Payload;
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Compression, Connection, Role};
@@ -154,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Open at once, with what the handshake agreed, and `leftover` (bytes
     /// the library read past the handshake) consumed before anything read
     /// from `stream`. A client masks with [`OsEntropy`]. See
-    /// [`Connection::from_upgraded`].
+    /// [`Connection::from_upgraded_server`].
     pub fn from_upgraded(
         stream: S,
         role: Role,
@@ -207,27 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Sends any [`Message`]: waits for room below the high-water mark,
     /// queues it, and waits until it is written.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        if let Some(payload) = external_payload(&self.inner.core, &message) {
-            let bytes = match payload {
-                Payload::Text(text) => text.as_bytes(),
-                Payload::Binary(bytes) => bytes,
-            };
-            poll_fn(|cx| {
-                self.inner.poll_queue(
-                    cx,
-                    Some(payload),
-                    MessageKind::Binary,
-                    bytes,
-                    true,
-                    Compression::Auto,
-                )
-            })
-            .await?;
-            return poll_fn(|cx| self.inner.poll_flush_all(cx)).await;
-        }
-        poll_fn(|cx| self.inner.poll_room(cx, self.inner.high_water)).await?;
-        self.inner.start_send(message)?;
-        poll_fn(|cx| self.inner.poll_flush_all(cx)).await
+        send::send(&mut self.inner, message).await
     }
 
     /// Sends one frame of a message (`fin` false leaves it open for more)
@@ -253,12 +233,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         fin: bool,
         compression: Compression,
     ) -> Result<(), Error> {
-        poll_fn(|cx| {
-            self.inner
-                .poll_queue(cx, None, kind, payload, fin, compression)
-        })
-        .await?;
-        poll_fn(|cx| self.inner.poll_flush_all(cx)).await
+        send::send_fragment(&mut self.inner, kind, payload, fin, compression).await
     }
 
     /// Starts the closing handshake (or answers the peer's Close when
@@ -266,15 +241,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// written; keep calling [`next`](Self::next) until it returns `None` to
     /// complete it.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        // A message accepted earlier by the Sink goes out before the Close.
-        poll_fn(|cx| self.inner.poll_room(cx, usize::MAX)).await?;
-        self.inner.close(code, reason)?;
-        poll_fn(|cx| self.inner.poll_flush_all(cx)).await
+        send::close(&mut self.inner, code, reason).await
     }
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.inner.poll_flush_all(cx)).await
+        send::flush(&mut self.inner).await
     }
 
     /// Splits the connection into halves usable from two tasks at once.

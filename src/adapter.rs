@@ -302,6 +302,40 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Core<S, B> {
         Ok(Queued::Copied)
     }
 
+    /// For a vectored write while an external payload is owed: the bytes
+    /// queued before it and the tail of `payload` still owed. `None` once
+    /// nothing is owed.
+    #[cfg(feature = "std")]
+    pub(crate) fn external_parts<'p>(&'p mut self, payload: &'p [u8]) -> Option<[&'p [u8]; 2]> {
+        let owed = self.conn.external_owed();
+        if owed == 0 {
+            return None;
+        }
+        let rest = payload
+            .get(payload.len().saturating_sub(owed)..)
+            .unwrap_or_default();
+        let queued = match self.conn.poll_transmit() {
+            Some(crate::connection::Transmit::Bytes(bytes)) => bytes,
+            _ => &[],
+        };
+        Some([queued, rest])
+    }
+
+    /// Copies the owed tail of `payload` into the engine, so the caller may
+    /// let go of it (a transport that would block, a cancelled send).
+    #[cfg(feature = "std")]
+    pub(crate) fn buffer_owed(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        let owed = self.conn.external_owed();
+        match owed {
+            0 => Ok(()),
+            _ => self.conn.buffer_external(
+                payload
+                    .get(payload.len().saturating_sub(owed)..)
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
     /// Whether this payload goes out external: a server (a client masks,
     /// so its payloads pass through the engine), a large payload, and one
     /// that would not be compressed.

@@ -248,15 +248,7 @@ impl<S: Transport> WebSocket<S> {
         negotiated: Negotiated,
         leftover: &[u8],
     ) -> Result<Self, Error> {
-        let conn = match role {
-            Role::Server => Connection::from_upgraded_server(config, negotiated, Instant::ZERO)?,
-            Role::Client => Connection::from_upgraded_client(
-                config,
-                negotiated,
-                OsEntropy::new(),
-                Instant::ZERO,
-            )?,
-        };
+        let conn = super::upgraded_connection(role, config, negotiated)?;
         let mut ws = Self::new(conn, stream);
         ws.core.input.push(leftover);
         Ok(ws)
@@ -492,15 +484,7 @@ impl<S: Transport> WebSocket<S> {
     /// the payload's unwritten rest is copied into the engine, so a retry
     /// of [`flush`](Self::flush) loses nothing, as after any send.
     fn write_external(&mut self, payload: &[u8]) -> Result<(), Error> {
-        while self.core.conn.external_owed() > 0 {
-            let owed = self.core.conn.external_owed();
-            let rest = payload
-                .get(payload.len().saturating_sub(owed)..)
-                .unwrap_or_default();
-            let queued = match self.core.conn.poll_transmit() {
-                Some(Transmit::Bytes(bytes)) => bytes,
-                _ => &[],
-            };
+        while let Some([queued, rest]) = self.core.external_parts(payload) {
             let parts = [IoSlice::new(queued), IoSlice::new(rest)];
             let error = match self.stream.write_vectored(&parts) {
                 Ok(0) => ErrorKind::WriteZero.into(),
@@ -511,7 +495,7 @@ impl<S: Transport> WebSocket<S> {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => e,
             };
-            self.core.conn.buffer_external(rest)?;
+            self.core.buffer_owed(payload)?;
             return self.write_failed(error);
         }
         self.flush()

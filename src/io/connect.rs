@@ -169,6 +169,25 @@ impl Connector {
         }
     }
 
+    /// What TLS runs with for `wss://`: the configuration (given, or the
+    /// default roots) and the name the certificate must be valid for.
+    /// Bytes that came through a proxy before the TLS handshake are refused:
+    /// a TLS server speaks only after the client's hello.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn tls_parts(
+        &self,
+        early: &[u8],
+    ) -> Result<(Arc<ClientConfig>, rustls::pki_types::ServerName<'static>), Error> {
+        if !early.is_empty() {
+            return Err(early_tls_data());
+        }
+        let tls = match &self.tls {
+            Some(tls) => Arc::clone(tls),
+            None => super::tls::default_client_config()?,
+        };
+        Ok((tls, super::tls::server_name(self.request.host())?))
+    }
+
     /// Connects, blocking: TCP, the proxy tunnel if any, TLS for `wss://`,
     /// the WebSocket handshake. Fails with [`Error::Io`] when the TCP or TLS
     /// connection fails (a rejected certificate is an `InvalidData` I/O
@@ -196,7 +215,7 @@ impl Connector {
                 (tcp, early)
             }
         };
-        let mut config = self.config;
+        let mut config = self.config.clone();
         config.handshake_timeout = deadline.remaining()?;
         if !self.request.is_secure() {
             tcp.set_read_timeout(None)?;
@@ -209,14 +228,7 @@ impl Connector {
         #[cfg(feature = "rustls")]
         {
             let mut tcp = tcp;
-            if !early.is_empty() {
-                return Err(early_tls_data());
-            }
-            let tls = match self.tls {
-                Some(tls) => tls,
-                None => super::tls::default_client_config()?,
-            };
-            let name = super::tls::server_name(self.request.host())?;
+            let (tls, name) = self.tls_parts(&early)?;
             let mut session =
                 ClientConnection::new(tls, name).map_err(|e| Error::Io(io::Error::other(e)))?;
             deadline.bound(&tcp)?;

@@ -220,6 +220,26 @@ impl std::error::Error for Error {
     }
 }
 
+/// The engine for an adapter's `from_upgraded`: open at once; a client
+/// masks with [`OsEntropy`](crate::OsEntropy).
+pub(crate) fn upgraded_connection(
+    role: crate::connection::Role,
+    config: crate::config::Config,
+    negotiated: crate::handshake::Negotiated,
+) -> Result<crate::connection::Connection, UsageError> {
+    use crate::connection::{Connection, Role};
+    use crate::time::Instant;
+    match role {
+        Role::Server => Connection::from_upgraded_server(config, negotiated, Instant::ZERO),
+        Role::Client => Connection::from_upgraded_client(
+            config,
+            negotiated,
+            crate::entropy::OsEntropy::new(),
+            Instant::ZERO,
+        ),
+    }
+}
+
 /// The peer is gone: a reset, a broken pipe, an aborted connection.
 pub(crate) fn is_disconnect(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;

@@ -33,8 +33,6 @@ use ::tokio::net::TcpStream;
 use tokio_rustls::{client::TlsStream, TlsConnector};
 
 use super::connect::{timed_out, Connector};
-#[cfg(feature = "tokio-rustls")]
-use super::proxy::early_tls_data;
 use super::proxy::{proxy_eof, Proxy, READ_CHUNK};
 use super::tokio::WebSocketStream;
 use super::Error;
@@ -164,7 +162,7 @@ impl Connector {
     ) -> Result<WebSocketStream<AsyncMaybeTlsStream>, Error> {
         let proxy = self.chosen_proxy()?;
         let (tcp, early) = open(&self.request, &self.config, proxy.as_ref()).await?;
-        let mut config = self.config;
+        let mut config = self.config.clone();
         // The engine's own handshake deadline is what is left.
         if let Some(until) = until {
             config.handshake_timeout =
@@ -176,14 +174,7 @@ impl Connector {
         }
         #[cfg(feature = "tokio-rustls")]
         {
-            if !early.is_empty() {
-                return Err(early_tls_data());
-            }
-            let tls = match self.tls {
-                Some(tls) => tls,
-                None => super::tls::default_client_config()?,
-            };
-            let name = super::tls::server_name(self.request.host())?;
+            let (tls, name) = self.tls_parts(&early)?;
             let stream = TlsConnector::from(tls).connect(name, tcp).await?;
             let stream = AsyncMaybeTlsStream::Rustls(Box::new(stream));
             if let Some(until) = until {

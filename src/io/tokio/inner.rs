@@ -536,16 +536,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let mut waker: Option<Waker> = None;
         let mut progressed = false;
         let result = loop {
-            let owed = self.core.conn.external_owed();
-            if owed == 0 {
+            let Some([queued, rest]) = self.core.external_parts(payload) else {
                 break Ok(());
-            }
-            let rest = payload
-                .get(payload.len().saturating_sub(owed)..)
-                .unwrap_or_default();
-            let queued = match self.core.conn.poll_transmit() {
-                Some(Transmit::Bytes(bytes)) => bytes,
-                _ => &[],
             };
             let waker = waker.get_or_insert_with(|| self.wakers.register(Side::Write, cx.waker()));
             let mut wcx = Context::from_waker(waker);
@@ -562,13 +554,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Ready(Err(e)) => break Err(e),
             }
         };
-        let owed = self.core.conn.external_owed();
-        if owed > 0 {
-            let rest = payload
-                .get(payload.len().saturating_sub(owed)..)
-                .unwrap_or_default();
-            self.core.conn.buffer_external(rest)?;
-        }
+        self.core.buffer_owed(payload)?;
         if progressed {
             self.wakers.wake_other(Side::Write);
         }

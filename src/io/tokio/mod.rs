@@ -163,15 +163,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         leftover: &[u8],
     ) -> Result<Self, Error> {
         let limit = config.max_buffered_output;
-        let conn = match role {
-            Role::Server => Connection::from_upgraded_server(config, negotiated, Instant::ZERO)?,
-            Role::Client => Connection::from_upgraded_client(
-                config,
-                negotiated,
-                OsEntropy::new(),
-                Instant::ZERO,
-            )?,
-        };
+        let conn = super::upgraded_connection(role, config, negotiated)?;
         let mut ws = Self::new(conn, stream, limit);
         ws.inner.core.input.push(leftover);
         Ok(ws)

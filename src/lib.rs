@@ -49,6 +49,8 @@ pub mod utf8;
 pub use assemble::{MessageAssembler, MessageRef, OwnedMessage};
 pub use close::CloseCode;
 pub use config::Config;
+#[cfg(feature = "alloc")]
+pub use connection::prepared::PreparedMessage;
 pub use connection::storage;
 pub use connection::{Compression, Connection, DefaultStorage, Input, Role, State, Transmit};
 pub use entropy::Entropy;

@@ -298,6 +298,17 @@ impl<S: Storage> Connection<S> {
         self.tx.queue_frame(opcode, true, payload, mask, limit)
     }
 
+    /// `check_can_send`, and no fragmented message unfinished (RFC 6455
+    /// §5.4: a new message may not start inside another).
+    #[cfg(feature = "alloc")]
+    pub(super) fn check_can_send_whole(&mut self) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        Ok(())
+    }
+
     fn check_can_send(&mut self) -> Result<(), UsageError> {
         self.settle();
         // RFC 6455 §6.1: "The endpoint MUST ensure the WebSocket connection is

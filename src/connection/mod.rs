@@ -14,12 +14,15 @@
 //! | `state.rs` | every phase change, as named transitions |
 //! | `timer.rs` | the deadlines |
 //! | `storage.rs` | heap or caller-lent buffers |
+//! | `prepared.rs` | [`PreparedMessage`](prepared::PreparedMessage): a server frame encoded once, sent to many |
 //! | `upgraded.rs` | [`Connection::from_upgraded_server`] and `_client`, for handshakes done elsewhere |
 
 mod commands;
 #[cfg(feature = "deflate")]
 mod deflate;
 mod handshake;
+#[cfg(feature = "alloc")]
+pub(crate) mod prepared;
 mod recv;
 mod send;
 mod state;

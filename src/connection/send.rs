@@ -263,13 +263,22 @@ impl<B: Buffer> Sender<B> {
                 return Err(UsageError::OutputFull);
             }
         }
+        self.queue_hole(len);
+        Ok(())
+    }
+
+    /// Makes room for `len` bytes the caller writes itself, right after the
+    /// bytes queued so far (the payload after an external header, or a whole
+    /// prepared frame). The caller has checked that no other external payload
+    /// is owed.
+    pub(crate) fn queue_hole(&mut self, len: usize) {
+        debug_assert!(self.hole.is_none(), "one external payload at a time");
         if len > 0 {
             self.hole = Some(Hole {
                 at: self.out.len(),
                 owed: len,
             });
         }
-        Ok(())
     }
 
     /// Copies `rest`, the external payload bytes still owed, into the buffer

@@ -60,6 +60,7 @@ use super::{is_disconnect, Error, HandshakeRequest, HandshakeResponse, Message};
 use crate::adapter::{Payload, Queued, ReadBuffer};
 use crate::close::CloseCode;
 use crate::config::Config;
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, Role, State, Transmit};
 use crate::entropy::OsEntropy;
 use crate::event::Closed;
@@ -403,6 +404,14 @@ impl<S: Transport> WebSocket<S> {
     ) -> Result<(), Error> {
         let queued = self.core.send_fragment(kind, payload, fin, compression)?;
         self.write_queued(queued, payload)
+    }
+
+    /// Sends a [`PreparedMessage`]: a server's message framed once for many
+    /// connections, written from the message itself with no copy (see
+    /// [`Connection::send_prepared`]).
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        let frame = self.core.conn.send_prepared(message)?;
+        self.write_external(frame)
     }
 
     /// Sends any [`Message`].

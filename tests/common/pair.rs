@@ -173,6 +173,17 @@ impl Party {
         Ok(())
     }
 
+    /// `send_prepared`, remembering the frame it owes so the wire can write
+    /// it. Returns the frame.
+    pub fn send_prepared(
+        &mut self,
+        message: &hybi::PreparedMessage,
+    ) -> Result<Vec<u8>, UsageError> {
+        let frame = self.conn.send_prepared(message)?.to_vec();
+        self.external = frame.clone();
+        Ok(frame)
+    }
+
     /// The part of the last external payload not yet written.
     pub fn owed(&self) -> &[u8] {
         &self.external[self.external.len() - self.conn.external_owed()..]

@@ -14,6 +14,7 @@ use super::inner::Inner;
 use super::send;
 use super::WebSocketStream;
 use crate::close::CloseCode;
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::Compression;
 use crate::event::Closed;
 use crate::frame::MessageKind;
@@ -95,6 +96,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
     /// Sends any [`Message`]; see [`WebSocketStream::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         send::send(&mut self.shared, message).await
+    }
+
+    /// Sends a prepared message; see [`WebSocketStream::send_prepared`].
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        send::send_prepared(&mut self.shared, message).await
     }
 
     /// Sends one frame of a message; see [`WebSocketStream::send_fragment`].

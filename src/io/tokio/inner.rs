@@ -14,6 +14,7 @@ use super::super::driver::{Driver, HeapCore, Step};
 use super::super::{is_disconnect, Error, Message};
 use crate::adapter::{Payload, Queued};
 use crate::close::CloseCode;
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, State, Transmit};
 use crate::error::UsageError;
 use crate::frame::MessageKind;
@@ -524,6 +525,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Err(error) => return Poll::Ready(Err(error.into())),
             }
         }
+    }
+
+    /// Queues a prepared message once there is room, and writes it from
+    /// the message itself as far as the transport takes it now (the rest is
+    /// copied in, as for any external payload).
+    pub(super) fn poll_prepared(
+        &mut self,
+        cx: &mut Context<'_>,
+        message: &PreparedMessage,
+    ) -> Poll<Result<(), Error>> {
+        let high_water = self.high_water;
+        ready!(self.poll_room(cx, high_water))?;
+        let frame = self.core.conn.send_prepared(message)?;
+        Poll::Ready(self.write_external(cx, frame))
     }
 
     /// Writes the header `queue_external` queued and `payload` after it

@@ -100,6 +100,7 @@ use inner::Inner;
 use super::{Error, HandshakeRequest, HandshakeResponse, Message};
 use crate::close::CloseCode;
 use crate::config::Config;
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, Role};
 use crate::entropy::OsEntropy;
 use crate::event::Closed;
@@ -200,6 +201,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// queues it, and waits until it is written.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
         send::send(&mut self.inner, message).await
+    }
+
+    /// Sends a [`PreparedMessage`]: a server's message framed once for many
+    /// connections (a chat room's broadcast), written from the message
+    /// itself with no copy, with the same waiting as [`send`](Self::send).
+    /// See [`Connection::send_prepared`].
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        send::send_prepared(&mut self.inner, message).await
     }
 
     /// Sends one frame of a message (`fin` false leaves it open for more)

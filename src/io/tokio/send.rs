@@ -12,6 +12,7 @@ use super::halves::{lock, Shared};
 use super::inner::{external_payload, Inner};
 use crate::adapter::Payload;
 use crate::close::CloseCode;
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::Compression;
 use crate::frame::MessageKind;
 use crate::io::{Error, Message};
@@ -64,6 +65,20 @@ where
     }
     poll_fn(|cx| access.with(|inner| inner.poll_room(cx, inner.high_water))).await?;
     access.with(|inner| inner.start_send(message))?;
+    flush(access).await
+}
+
+/// Sends a prepared message (framed once for many connections) from the
+/// message itself, with the same waiting.
+pub(super) async fn send_prepared<S, A>(
+    access: &mut A,
+    message: &PreparedMessage,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    A: Access<S>,
+{
+    poll_fn(|cx| access.with(|inner| inner.poll_prepared(cx, message))).await?;
     flush(access).await
 }
 

@@ -244,7 +244,6 @@ fn sending_a_prepared_message_allocates_nothing() {
 /// large enough to take several writes.
 #[tokio::test]
 async fn adapters_send_prepared_messages_over_tcp() {
-    use futures_util::StreamExt;
     use hybi::io::tokio::WebSocketStream;
     use hybi::io::Message;
 

@@ -443,8 +443,10 @@ impl<S: Storage> Connection<S> {
             .deflate
             .as_ref()
             .is_some_and(|state| state.inflater.is_busy())
+            && !self.rx.has_pending_error()
         {
-            // Output (or staged input) of an earlier chunk comes first.
+            // Output (or staged input) of an earlier chunk comes first,
+            // unless text already handed out failed (then that comes first).
             if let Inflated::Ready(ready) = self.resume_inflater() {
                 return self.inflated(0, ready, input.len());
             }
@@ -484,21 +486,43 @@ impl<S: Storage> Connection<S> {
         // State changes first; the event borrows `rx` or `input` last.
         let event = match item {
             Item::Data {
-                kind,
+                kind: MessageKind::Binary,
                 start,
                 end,
                 fin,
                 ..
-            } => Event::Data(Data {
-                kind,
-                payload: &input[base + start..base + end],
-                fin,
-            }),
-            Item::CarriedData { fin } => Event::Data(Data {
+            } => Event::Data(Data::new_binary(&input[base + start..base + end], fin)),
+            // RFC 6455 §8.1: text is validated here, once, as it is handed
+            // out as `str`; the receiver checked only where code points end.
+            Item::Data {
                 kind: MessageKind::Text,
-                payload: self.rx.carried(),
+                start,
+                end,
                 fin,
-            }),
+                ..
+            } => {
+                let bytes = &input[base + start..base + end];
+                match crate::utf8::validate_str(bytes) {
+                    Ok(text) => Event::Data(Data::new_text(text, fin)),
+                    Err(error) => {
+                        // The valid text before the error goes out first.
+                        let valid = &bytes[..error.valid_up_to()];
+                        match core::str::from_utf8(valid) {
+                            Ok(text) if !text.is_empty() => {
+                                self.rx.fail_later(ProtocolError::InvalidUtf8);
+                                Event::Data(Data::new_text(text, false))
+                            }
+                            _ => return self.fail_now(ProtocolError::InvalidUtf8, input.len()),
+                        }
+                    }
+                }
+            }
+            Item::CarriedData { fin } => {
+                // One code point (at most 4 bytes), completed and checked by
+                // the receiver's validator across chunks: this cannot fail.
+                let text = core::str::from_utf8(self.rx.carried()).unwrap_or_default();
+                Event::Data(Data::new_text(text, fin))
+            }
             Item::Ping => {
                 // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint
                 // MUST send a Pong frame in response, unless it already
@@ -556,6 +580,13 @@ impl<S: Storage> Connection<S> {
     /// causes.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.settle();
+        // Text found invalid as it was handed out fails the connection
+        // right after the valid part (RFC 6455 §8.1).
+        if matches!(self.phase, Phase::Open) {
+            if let Some(error) = self.rx.take_pending_error() {
+                self.fail(error);
+            }
+        }
         self.queued_event()
     }
 

@@ -23,6 +23,8 @@ IMPLS = ["hybi"] + PEERS
 # hybi read the way a user reads text (`Data::text()` on each chunk); only
 # in text decode cases.
 HYBI_TEXT = "hybi text()"
+# hybi encoding into a buffer the caller lends (Connection::send_into).
+HYBI_INTO = "hybi send_into()"
 COLORS = {
     "hybi": "#d62728",
     "tungstenite": "#1f77b4",
@@ -81,10 +83,13 @@ def speed_table(cases, group, baselines):
     (for text decode, also "hybi text()"'s ratio to the fastest strict
     peer). A blank cell: the implementation was not run on that case."""
     text_col = group == "decode"
-    cols = ["hybi"] + ([HYBI_TEXT] if text_col else []) + PEERS + baselines
+    into_col = group.startswith("encode")
+    cols = ["hybi"] + ([HYBI_TEXT] if text_col else []) + ([HYBI_INTO] if into_col else []) + PEERS + baselines
     ratios = ["hybi / best peer", "hybi / best strict peer"]
     if text_col:
         ratios.append("hybi text() / best strict peer")
+    if into_col:
+        ratios.append("hybi send_into() / best peer")
     head = ("| workload | " + " | ".join(cols) + " | " + " | ".join(ratios)
             + " | allocs/msg (hybi; peers) |")
     out = [head, "|" + "---|" * (len(cols) + len(ratios) + 2)]
@@ -101,6 +106,8 @@ def speed_table(cases, group, baselines):
         marks = [fmt_ratio(rate_ratio(r, "hybi", PEERS)), fmt_ratio(rate_ratio(r, "hybi", strict_peers()))]
         if text_col:
             marks.append(fmt_ratio(rate_ratio(r, HYBI_TEXT, strict_peers())))
+        if into_col:
+            marks.append(fmt_ratio(rate_ratio(r, HYBI_INTO, PEERS)))
         allocs = "; ".join(f"{r[c]['allocs_per_msg']:.2g}" if c in r else "-" for c in IMPLS)
         out.append(f"| {case['workload']} | " + " | ".join(cells) + " | " + " | ".join(marks)
                    + f" | {allocs} |")

@@ -135,14 +135,19 @@ pub enum Transmit<'a> {
 ///   (bytes read from the transport; unmasks them in place and lends them
 ///   back as events), [`handle_eof`](Self::handle_eof) (the peer shut its
 ///   side) and [`handle_timeout`](Self::handle_timeout) (a deadline passed).
-/// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) for a
-///   server's pending request; [`send`](Self::send), [`send_text`](Self::send_text),
+/// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) /
+///   [`decide`](Self::decide) for a server's pending request;
+///   [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`ping`](Self::ping),
 ///   [`pong`](Self::pong), [`close`](Self::close); for a server's large
 ///   payloads, [`send_external`](Self::send_external), which queues only
-///   the header (the caller writes the payload). A command either queues
-///   whole frames or returns a [`UsageError`](crate::UsageError) and changes nothing.
-/// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
+///   the header (the caller writes the payload), and
+///   [`send_prepared`](Self::send_prepared) for one frame sent to many
+///   connections; [`send_into`](Self::send_into), which encodes into a
+///   buffer the caller lends. A command either queues whole frames or
+///   returns a [`UsageError`](crate::UsageError) and changes nothing.
+/// * **Outputs**: [`poll_event`](Self::poll_event) (the events the engine
+///   raised itself), [`poll_transmit`](Self::poll_transmit) with
 ///   [`transmitted`](Self::transmitted), and
 ///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
@@ -156,10 +161,13 @@ pub enum Transmit<'a> {
 ///
 /// After reading bytes into a buffer, call `handle_input` on the unused part
 /// until it returns no event, acting on each event as it comes (an event
-/// borrows the buffer and the connection until the next call). Then write
-/// out everything `poll_transmit` gives. On EOF, call `handle_eof` and drain
-/// `handle_input` with an empty slice. A connection always ends with exactly
-/// one [`Event::Closed`]; after it, write out what remains and drop it.
+/// borrows the buffer and the connection until the next call). Then call
+/// `poll_event` until it returns none: it gives what the engine raised
+/// itself (a `Closed` after a Close, an EOF, a deadline or a failure). Then
+/// write out everything `poll_transmit` gives. On EOF, call `handle_eof`;
+/// after `handle_timeout` or any command, drain `poll_event` too. A
+/// connection always ends with exactly one [`Event::Closed`]; after it,
+/// write out what remains and drop it.
 ///
 /// Whenever it waits for input, the caller also waits for `poll_timeout`
 /// and then calls `handle_timeout`: that is all it takes to get the

@@ -33,19 +33,23 @@
 //! Every socket has a timeout and every thread is joined, so a broken
 //! adapter fails a test instead of hanging it.
 
-use std::io::{Read, Write};
+#[path = "support/raw.rs"]
+mod raw;
+
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+
+use raw::{
+    close_payload, frame, listener, masked_frame, read_frame, reset, settle, with_timeouts,
+    IO_TIMEOUT,
+};
 
 use hybi::io::blocking::WebSocket;
 use hybi::io::tokio::WebSocketStream;
 use hybi::io::{Error, Message};
 use hybi::{ClientRequest, CloseCode, Config, Event, MessageKind};
-
-/// The longest any one read or test step may wait.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Script {
@@ -67,115 +71,6 @@ fn expected(script: Script) -> Vec<&'static str> {
     }
 }
 
-fn listener() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
-fn with_timeouts(stream: TcpStream) -> TcpStream {
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    // Every frame leaves at once: a frame still held back by Nagle when the
-    // socket is aborted would be discarded with it.
-    stream.set_nodelay(true).unwrap();
-    stream
-}
-
-/// Aborts the connection: with `SO_LINGER` 0, `close` discards anything
-/// unsent and sends RST instead of FIN. std has no setter for it.
-fn reset(stream: TcpStream) {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
-}
-
-/// Pauses before an abort so the frames written just before it have
-/// reached the peer's socket first (loopback may deliver from two CPUs'
-/// queues); not a timing assertion, only an ordering aid.
-fn settle() {
-    thread::sleep(Duration::from_millis(30));
-}
-
-/// A frame as a server sends it: FIN, unmasked, short payload.
-fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut bytes = vec![0x80 | opcode, payload.len() as u8];
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
-/// A frame as a client sends it: FIN, masked (RFC 6455 §5.3).
-fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let key = [0x37, 0xfa, 0x21, 0x3d];
-    let mut bytes = vec![0x80 | opcode, 0x80 | payload.len() as u8];
-    bytes.extend_from_slice(&key);
-    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    bytes
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
-}
-
-/// Reads one short frame (either direction) and returns its opcode and
-/// unmasked payload.
-fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).unwrap();
-    let len = usize::from(head[1] & 0x7f);
-    assert!(len < 126, "a short frame was expected");
-    let mut key = [0u8; 4];
-    if head[1] & 0x80 != 0 {
-        stream.read_exact(&mut key).unwrap();
-    }
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).unwrap();
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= key[i % 4];
-    }
-    (head[0] & 0x0f, payload)
-}
-
-/// Reads an HTTP head up to its blank line.
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
-/// Accepts one connection and answers its upgrade by hand.
-fn raw_accept(listener: &TcpListener) -> TcpStream {
-    let (stream, _) = listener.accept().unwrap();
-    let mut stream = with_timeouts(stream);
-    let head = read_head(&mut stream);
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_string())
-        })
-        .expect("a Sec-WebSocket-Key");
-    let accept = hybi::accept_key(key.as_bytes());
-    write!(
-        stream,
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        accept.as_str()
-    )
-    .unwrap();
-    stream
-}
-
 /// The resetting server: plays `script` on one connection, then sends on
 /// `reset_done` once it has reset.
 fn raw_server(
@@ -184,7 +79,7 @@ fn raw_server(
 ) -> (thread::JoinHandle<()>, mpsc::Receiver<()>) {
     let (done, reset_done) = mpsc::channel();
     let server = thread::spawn(move || {
-        let mut stream = raw_accept(&listener);
+        let mut stream = raw::accept(&listener);
         let mut out = frame(0x1, b"hello");
         match script {
             Script::AfterReply | Script::AtOnce => {
@@ -454,16 +349,7 @@ fn embedded_client_reset_seen_by_the_pong_is_an_error_after_the_ping() {
 fn raw_client(port: u16, script: Script) -> (thread::JoinHandle<()>, mpsc::Receiver<()>) {
     let (done, reset_done) = mpsc::channel();
     let client = thread::spawn(move || {
-        let mut stream = with_timeouts(TcpStream::connect(("127.0.0.1", port)).unwrap());
-        stream
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
-                  Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                  Sec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .unwrap();
-        let head = read_head(&mut stream);
-        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let mut stream = raw::connect(port);
         match script {
             Script::AfterReply => {
                 assert_eq!(read_frame(&mut stream), (0x1, b"hello".to_vec()));

@@ -42,6 +42,9 @@ fn examples() -> Vec<&'static str> {
     if cfg!(all(feature = "tokio", feature = "http")) {
         names.push("hyper_server");
     }
+    if cfg!(feature = "axum") {
+        names.push("axum_server");
+    }
     names
 }
 
@@ -56,6 +59,7 @@ fn features() -> Vec<&'static str> {
         ("rustls", cfg!(feature = "rustls")),
         ("tokio-rustls", cfg!(feature = "tokio-rustls")),
         ("http", cfg!(feature = "http")),
+        ("axum", cfg!(feature = "axum")),
         ("embedded-io", cfg!(feature = "embedded-io")),
         ("embedded-io-async", cfg!(feature = "embedded-io-async")),
     ];

@@ -169,6 +169,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Ok(ws)
     }
 
+    /// Keeps the request another library's upgrade accepted, for
+    /// [`request`](Self::request) (the axum extractor's).
+    #[cfg(feature = "axum")]
+    pub(crate) fn keep_request(&mut self, request: HandshakeRequest) {
+        self.inner.driver.request = Some(request);
+    }
+
     /// Performs the server handshake, accepting any valid upgrade request.
     pub async fn accept(stream: S, config: Config) -> Result<Self, Error> {
         Self::accept_with(stream, config, |_| Decision::accept()).await

@@ -28,7 +28,9 @@
 //! Each on the blocking adapter, the tokio adapter and the embedded-io
 //! blocking adapter (over `embedded_io_adapters::std::FromStd`); then the
 //! server side: a hybi server whose client resets after its Close reply,
-//! sends Close and resets at once, or resets before any Close.
+//! sends Close and resets at once, or resets before any Close. Last, a peer
+//! that leaves during the opening handshake, both roles, blocking and tokio:
+//! a close is `Error::Closed`, a reset `Error::Io(ConnectionReset)`.
 //!
 //! Every socket has a timeout and every thread is joined, so a broken
 //! adapter fails a test instead of hanging it.
@@ -459,4 +461,120 @@ async fn tokio_server_client_sends_close_and_resets_at_once() {
 #[tokio::test]
 async fn tokio_server_client_resets_before_any_close() {
     tokio_server(Script::BeforeClose).await;
+}
+
+// ---- During the opening handshake ----
+//
+// A peer that leaves before the handshake completes: a close (FIN) is
+// `Error::Closed`, a reset the transport's `Error::Io(ConnectionReset)`;
+// neither is `Refused` (our hook said no) nor `Rejected` (the server said
+// no).
+
+/// How the raw peer leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leave {
+    Close,
+    Reset,
+}
+
+fn leave(stream: TcpStream, how: Leave) {
+    match how {
+        Leave::Close => drop(stream),
+        Leave::Reset => reset(stream),
+    }
+}
+
+/// A server that reads the request and leaves without answering.
+fn server_leaving(how: Leave) -> (u16, thread::JoinHandle<()>) {
+    let (listener, port) = listener();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut stream = with_timeouts(stream);
+        raw::read_head(&mut stream);
+        leave(stream, how);
+    });
+    (port, server)
+}
+
+/// A client that sends half a request and leaves; joined before the
+/// server reads, so the server meets the end.
+fn client_leaving(port: u16, how: Leave) {
+    let mut stream = with_timeouts(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    settle();
+    leave(stream, how);
+}
+
+fn assert_left(result: Result<(), Error>, how: Leave) {
+    match (how, result) {
+        (Leave::Close, Err(Error::Closed)) => {}
+        (Leave::Reset, Err(Error::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        (how, other) => panic!("{how:?}: {other:?}"),
+    }
+}
+
+fn blocking_handshake(how: Leave) {
+    let (port, server) = server_leaving(how);
+    let stream = with_timeouts(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let result = WebSocket::connect(request(port), stream, Config::default()).map(drop);
+    assert_left(result, how);
+    server.join().unwrap();
+
+    let (listener, port) = listener();
+    client_leaving(port, how);
+    let (stream, _) = listener.accept().unwrap();
+    settle();
+    let result = WebSocket::accept(with_timeouts(stream), Config::default()).map(drop);
+    assert_left(result, how);
+}
+
+#[test]
+fn blocking_peer_closing_during_the_handshake_is_closed() {
+    blocking_handshake(Leave::Close);
+}
+
+#[test]
+fn blocking_peer_resetting_during_the_handshake_is_a_reset() {
+    blocking_handshake(Leave::Reset);
+}
+
+async fn tokio_handshake(how: Leave) {
+    let (port, server) = server_leaving(how);
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let result = tokio::time::timeout(
+        IO_TIMEOUT,
+        WebSocketStream::connect(request(port), stream, Config::default()),
+    )
+    .await
+    .expect("the test's deadline");
+    assert_left(result.map(drop), how);
+    tokio::task::spawn_blocking(move || server.join().unwrap())
+        .await
+        .unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::task::spawn_blocking(move || client_leaving(port, how))
+        .await
+        .unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let result = tokio::time::timeout(
+        IO_TIMEOUT,
+        WebSocketStream::accept(stream, Config::default()),
+    )
+    .await
+    .expect("the test's deadline");
+    assert_left(result.map(drop), how);
+}
+
+#[tokio::test]
+async fn tokio_peer_closing_during_the_handshake_is_closed() {
+    tokio_handshake(Leave::Close).await;
+}
+
+#[tokio::test]
+async fn tokio_peer_resetting_during_the_handshake_is_a_reset() {
+    tokio_handshake(Leave::Reset).await;
 }

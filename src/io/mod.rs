@@ -176,7 +176,9 @@ pub enum Error {
     /// credentials, [`ProxyError::Refused`] with its status otherwise), or
     /// its URL could not be used.
     Proxy(ProxyError),
-    /// The peer went away before the opening handshake completed.
+    /// The peer closed the connection (end of stream) before the opening
+    /// handshake completed. A peer that resets it instead is an
+    /// [`Error::Io`] of kind `ConnectionReset`.
     Closed,
     /// The adapter's read buffer is full of bytes the engine has not
     /// consumed (only possible while a server's request awaits a decision

@@ -183,8 +183,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Performs the server handshake, letting `decide` look at the request
     /// (path, `Origin`, cookies, offered subprotocols) and accept or reject
-    /// it. After a rejection the answer is written, the write side shut, and
-    /// [`Error::Closed`] returned.
+    /// it. After a refusal the answer is written, the write side shut, and
+    /// [`Error::Refused`] returned with its status.
     pub async fn accept_with<'d>(
         stream: S,
         config: Config,

@@ -26,7 +26,8 @@
 //!   error too comes after the Ping, then the end.
 //!
 //! Each on the blocking adapter, the tokio adapter and the embedded-io
-//! blocking adapter (over `embedded_io_adapters::std::FromStd`); then the
+//! blocking adapter (over `embedded_io_adapters::std::FromStd`; two on the
+//! async one over `FromTokio`); then the
 //! server side: a hybi server whose client resets after its Close reply,
 //! sends Close and resets at once, or resets before any Close. Last, a peer
 //! that leaves during the opening handshake, both roles, blocking and tokio:
@@ -271,8 +272,28 @@ fn clock() -> hybi::Instant {
     hybi::Instant::from_micros(origin.elapsed().as_micros() as u64)
 }
 
+/// Runs `f` on a thread of its own and waits at most twice `IO_TIMEOUT`
+/// for it: an adapter that spins (as the embedded one once did on a reset)
+/// fails the test instead of hanging it. A thread still spinning then ends
+/// with the test process.
+#[cfg(feature = "embedded-io")]
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    result
+        .recv_timeout(IO_TIMEOUT * 2)
+        .expect("the adapter returned (a panic or a spin otherwise)")
+}
+
 #[cfg(feature = "embedded-io")]
 fn embedded_client(script: Script) {
+    within(move || embedded_client_run(script));
+}
+
+#[cfg(feature = "embedded-io")]
+fn embedded_client_run(script: Script) {
     use embedded_io_adapters::std::FromStd;
     use hybi::embedded::{blocking, Error as EmbeddedError};
     use hybi::{Connection, OsEntropy};
@@ -290,20 +311,7 @@ fn embedded_client(script: Script) {
     let mut seen = Vec::new();
     let mut closed = None;
     for _ in 0..8 {
-        let step = ws.next_event(|event| match event {
-            Event::Data(data) if data.kind == MessageKind::Text && data.fin => {
-                format!("text {}", data.text().unwrap_or("?"))
-            }
-            Event::Ping(_) => "ping".into(),
-            Event::Close { code, reason } => {
-                format!("close {} {reason}", code.map_or(0, u16::from))
-            }
-            Event::Closed(end) => {
-                closed = Some(end);
-                "end".into()
-            }
-            other => format!("{other:?}"),
-        });
+        let step = ws.next_event(|event| name_event(event, &mut closed));
         match step {
             Ok(what) => seen.push(what),
             Err(EmbeddedError::Transport(e)) => seen.push(format!("error {:?}", e.kind())),
@@ -316,6 +324,90 @@ fn embedded_client(script: Script) {
     assert_closed(closed, script);
     drop(ws);
     server.join().unwrap();
+}
+
+/// An embedded adapter's event in the words of `describe`; `Closed` is
+/// kept in `closed`.
+#[cfg(feature = "embedded-io")]
+fn name_event(event: Event<'_>, closed: &mut Option<hybi::Closed>) -> String {
+    match event {
+        Event::Data(data) if data.kind == MessageKind::Text && data.fin => {
+            format!("text {}", data.text().unwrap_or("?"))
+        }
+        Event::Ping(_) => "ping".into(),
+        Event::Close { code, reason } => format!("close {} {reason}", code.map_or(0, u16::from)),
+        Event::Closed(end) => {
+            *closed = Some(end);
+            "end".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// The async embedded adapter (over `FromTokio`) shares the blocking one's
+/// decisions; the case that made the blocking one spin, and the error case.
+#[cfg(feature = "embedded-io-async")]
+fn embedded_async_client(script: Script) {
+    within(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(embedded_async_client_run(script))
+    });
+}
+
+#[cfg(feature = "embedded-io-async")]
+async fn embedded_async_client_run(script: Script) {
+    use embedded_io_adapters::tokio_1::FromTokio;
+    use hybi::embedded::{asynch, Error as EmbeddedError};
+    use hybi::{Connection, OsEntropy};
+
+    let (listener, port) = listener();
+    let (server, reset_done) = raw_server(listener, script);
+    tokio::time::timeout(IO_TIMEOUT, async {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let conn = Connection::client(Config::default(), request(port), OsEntropy::new(), clock())
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let mut ws = asynch::WebSocket::new(conn, FromTokio::new(stream), &mut buf, clock);
+        ws.handshake(|_| unreachable!("a client is never asked"))
+            .await
+            .unwrap();
+        tokio::task::spawn_blocking(move || wait_for_reset(script, &reset_done))
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut closed = None;
+        for _ in 0..8 {
+            let step = ws.next_event(|event| name_event(event, &mut closed)).await;
+            match step {
+                Ok(what) => seen.push(what),
+                Err(EmbeddedError::Transport(e)) => seen.push(format!("error {:?}", e.kind())),
+                Err(EmbeddedError::Closed) => break,
+                Err(other) => seen.push(format!("error {other}")),
+            }
+        }
+        assert_eq!(seen, expected(script));
+        assert_closed(closed, script);
+    })
+    .await
+    .expect("the test's deadline");
+    server.join().unwrap();
+}
+
+#[cfg(feature = "embedded-io-async")]
+#[test]
+fn embedded_async_client_reset_right_after_the_close_is_a_clean_end() {
+    embedded_async_client(Script::AtOnce);
+}
+
+#[cfg(feature = "embedded-io-async")]
+#[test]
+fn embedded_async_client_reset_before_the_close_is_an_error_after_the_message() {
+    embedded_async_client(Script::BeforeClose);
 }
 
 #[cfg(feature = "embedded-io")]

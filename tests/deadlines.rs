@@ -325,6 +325,30 @@ fn blocking_close_deadline_fails_a_peer_that_never_answers_the_close() {
     server.join().unwrap();
 }
 
+#[test]
+fn blocking_close_deadline_holds_through_the_connectors_stream() {
+    // The same through `MaybeTlsStream`, whose `Transport` impl bounds the
+    // TCP socket underneath.
+    let (listener, port) = listener();
+    let server = raw_server(listener, Peer::KeepsTcpOpen);
+    let mut ws = Connector::new(&format!("ws://127.0.0.1:{port}/"))
+        .unwrap()
+        .proxy(None)
+        .config(close_deadline())
+        .connect()
+        .unwrap();
+    ws.get_ref().tcp().set_read_timeout(Some(LONG)).unwrap();
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    let start = Instant::now();
+    assert!(matches!(ws.read().unwrap(), Some(Message::Close(_))));
+    assert_eq!(ws.read().unwrap(), None);
+    assert_near_deadline(start.elapsed());
+    assert!(ws.closed().unwrap().clean);
+    assert_eq!(ws.get_ref().tcp().read_timeout().unwrap(), Some(LONG));
+    drop(ws);
+    server.join().unwrap();
+}
+
 fn keepalive(timeout: Option<Duration>) {
     let (listener, port) = listener();
     let server = raw_server(listener, Peer::Pongs);

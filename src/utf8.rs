@@ -70,13 +70,7 @@ impl Utf8Validator {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Utf8Chunk, Utf8Error> {
         let completing = match self.complete_carry(chunk)? {
             Carry::Completed(n) => n,
-            Carry::StillPending(taken) => {
-                return Ok(Utf8Chunk {
-                    completing: 0,
-                    valid: 0,
-                    pending: taken,
-                })
-            }
+            Carry::StillPending(chunk) => return Ok(chunk),
         };
         let rest = &chunk[completing..];
         match validate(rest) {
@@ -115,13 +109,7 @@ impl Utf8Validator {
     pub(crate) fn feed_deferred(&mut self, chunk: &[u8]) -> Result<Utf8Chunk, Utf8Error> {
         let completing = match self.complete_carry(chunk)? {
             Carry::Completed(n) => n,
-            Carry::StillPending(taken) => {
-                return Ok(Utf8Chunk {
-                    completing: 0,
-                    valid: 0,
-                    pending: taken,
-                })
-            }
+            Carry::StillPending(chunk) => return Ok(chunk),
         };
         let rest = &chunk[completing..];
         let tail = rest.len() - incomplete_tail(rest);
@@ -170,7 +158,11 @@ impl Utf8Validator {
             // Still a valid prefix: the chunk ran out first.
             Err(e) if e.error_len().is_none() => {
                 self.len = total as u8;
-                Ok(Carry::StillPending(take))
+                Ok(Carry::StillPending(Utf8Chunk {
+                    completing: 0,
+                    valid: 0,
+                    pending: take,
+                }))
             }
             Err(_) => Err(Utf8Error {
                 completing: 0,
@@ -201,8 +193,9 @@ impl Utf8Validator {
 enum Carry {
     /// It was completed with this many bytes of the chunk (0: none carried).
     Completed(usize),
-    /// The chunk ended first; all of its bytes were taken.
-    StillPending(usize),
+    /// The chunk ended first; all of its bytes were taken: this is the
+    /// whole result.
+    StillPending(Utf8Chunk),
 }
 
 /// How many bytes at the end of `bytes` start a code point that does not

@@ -12,7 +12,7 @@
 // far fewer bytes than its text, both ways. Saves screenshots under
 // target/interop/.
 //
-// Usage: node tests/interop/browser_chat.mjs   (after `cargo build --example chat`)
+// Usage: node tests/interop/browser_chat.mjs   (after `cargo build --features tokio --example chat`)
 // Environment: CARGO_TARGET_DIR (default: target), CHROMIUM (default:
 // /usr/bin/chromium).
 //
@@ -61,7 +61,7 @@ let server = null;
 const serverLines = [];
 
 function startServer() {
-  if (!existsSync(CHAT)) throw new Error(`${CHAT} is missing: run cargo build --example chat first`);
+  if (!existsSync(CHAT)) throw new Error(`${CHAT} is missing: run cargo build --features tokio --example chat first`);
   server = spawn(CHAT, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let buffered = '';
   return new Promise((resolve, reject) => {

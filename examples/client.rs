@@ -37,6 +37,18 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the server to finish the closing handshake.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+const USAGE: &str = "\
+usage: client ws://HOST[:PORT]/PATH [--protocol NAME]...
+
+Connects, then sends each line of standard input as a text message and
+prints what arrives; at the end of standard input it closes with 1000 and
+exits once the closing handshake is over (status 0; 1 on an error).
+
+options:
+  -p, --protocol NAME   offer a subprotocol (repeat, in order of preference)
+  -h, --help            print this help and exit
+";
+
 fn main() -> ExitCode {
     let mut url = None;
     let mut protocols = Vec::new();
@@ -47,7 +59,11 @@ fn main() -> ExitCode {
                 Some(name) => protocols.push(name),
                 None => return usage("--protocol needs a NAME"),
             },
-            "--help" | "-h" => return usage(""),
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ if arg.starts_with('-') => return usage(&format!("unknown option {arg}")),
             _ if url.is_none() => url = Some(arg),
             _ => return usage(&format!("unexpected argument {arg:?}")),
         }
@@ -65,18 +81,13 @@ fn main() -> ExitCode {
 }
 
 fn usage(problem: &str) -> ExitCode {
-    if !problem.is_empty() {
-        eprintln!("error: {problem}");
-    }
-    eprintln!("usage: client ws://HOST[:PORT]/PATH [--protocol NAME]...");
+    eprintln!("error: {problem}\n\n{USAGE}");
     ExitCode::from(2)
 }
 
 fn run(url: &str, protocols: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let mut request = ClientRequest::new(url)?;
-    for protocol in protocols {
-        request = request.subprotocols(&[protocol]);
-    }
+    let offered: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    let request = ClientRequest::new(url)?.subprotocols(&offered);
     if request.is_secure() {
         return Err("wss:// needs TLS; this example speaks plain ws:// only".into());
     }

@@ -24,19 +24,56 @@
 //! rule of the protocol.
 
 use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
 
 use hybi::io::blocking::WebSocket;
 use hybi::io::{Error, Message};
 use hybi::Decision;
 use hybi::{Config, DeflateConfig};
 
-fn main() -> std::io::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let deflate = !args.iter().any(|arg| arg == "--no-deflate");
-    let addr = args
-        .iter()
-        .find(|arg| !arg.starts_with("--"))
-        .map_or("127.0.0.1:9001", String::as_str);
+const USAGE: &str = "\
+usage: echo_server [ADDR] [--no-deflate]
+
+Echoes every message on ws://ADDR (default 127.0.0.1:9001), one thread per
+connection, with the limits of an Autobahn testee.
+
+options:
+  --no-deflate   decline permessage-deflate (RFC 7692) offers
+  -h, --help     print this help and exit
+";
+
+fn main() -> ExitCode {
+    let mut deflate = true;
+    let mut addr = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--no-deflate" => deflate = false,
+            _ if arg.starts_with('-') => return usage(&format!("unknown option {arg}")),
+            _ if addr.is_none() => addr = Some(arg),
+            _ => return usage(&format!("unexpected argument {arg}")),
+        }
+    }
+    let addr = addr.unwrap_or_else(|| "127.0.0.1:9001".into());
+    match listen(&addr, deflate) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {addr}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("error: {problem}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+/// Serves on `addr` until the process ends.
+fn listen(addr: &str, deflate: bool) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!(
         "echo server listening on ws://{} (permessage-deflate {})",

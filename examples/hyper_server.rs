@@ -176,18 +176,50 @@ fn status(code: StatusCode, body: &str) -> Response<String> {
     response
 }
 
+const USAGE: &str = "\
+usage: hyper_server [ADDR]
+
+Serves HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) with hyper on ADDR
+(default 127.0.0.1:8081) and upgrades /ws to a WebSocket that echoes, by
+Upgrade (HTTP/1.1) or extended CONNECT (RFC 8441, HTTP/2).
+
+options:
+  -h, --help   print this help and exit
+";
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8081".into())
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let listener = TcpListener::bind(addr).await?;
-    println!(
-        "ws://{}/ws (HTTP/1.1 upgrade or HTTP/2 extended CONNECT)",
-        listener.local_addr()?
-    );
+async fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let mut addr = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ if arg.starts_with('-') || addr.is_some() => {
+                eprintln!("error: unexpected argument {arg}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+            _ => addr = Some(arg),
+        }
+    }
+    let addr: SocketAddr = match addr.as_deref().unwrap_or("127.0.0.1:8081").parse() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("error: ADDR: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(addr);
+    println!("ws://{addr}/ws (HTTP/1.1 upgrade or HTTP/2 extended CONNECT)");
     serve(listener).await;
-    Ok(())
+    ExitCode::SUCCESS
 }

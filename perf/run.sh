@@ -2,7 +2,8 @@
 # Reruns every measurement of BENCHMARKS.md and rewrites its tables and
 # perf/chart.svg:
 #   1. the in-process comparison (compare: hybi and its peers, interleaved),
-#   2. the end-to-end echo over loopback (e2e: four servers, one load),
+#   2. the end-to-end echo over loopback (e2e: five servers, one load,
+#      binary and text messages),
 #   3. the engine's memory per connection (tests/memory.rs),
 #   4. perf/report.py on the results,
 #   5. the chat (examples/chat.rs, release) against a Node ws chat

@@ -63,9 +63,9 @@ pub enum OwnedMessage {
 /// use hybi::{Data, MessageAssembler, MessageKind, MessageRef};
 ///
 /// let mut assembler = MessageAssembler::new();
-/// let first = Data { kind: MessageKind::Text, payload: b"Hel", fin: false };
+/// let first = Data::new_text("Hel", false);
 /// assert_eq!(assembler.push(first), None);
-/// let last = Data { kind: MessageKind::Text, payload: b"lo", fin: true };
+/// let last = Data::new_text("lo", true);
 /// assert_eq!(assembler.push(last), Some(MessageRef::Text("Hello")));
 /// ```
 #[derive(Debug, Default)]
@@ -73,7 +73,7 @@ pub struct MessageAssembler {
     buffer: Vec<u8>,
     /// The buffer holds a message that was handed out; clear it first.
     handed_out: bool,
-    /// A text message being joined by `push_owned`, as text all along.
+    /// A text message being joined, as text all along.
     text: String,
 }
 
@@ -90,50 +90,51 @@ impl MessageAssembler {
     pub fn push<'a>(&'a mut self, data: Data<'a>) -> Option<MessageRef<'a>> {
         if self.handed_out {
             self.buffer.clear();
+            self.text.clear();
             self.handed_out = false;
         }
-        let bytes: &'a [u8] = if self.buffer.is_empty() && data.fin {
-            // The whole message in one chunk: no copy.
-            data.payload
-        } else {
-            self.buffer.extend_from_slice(data.payload);
-            if !data.fin {
-                return None;
+        match data.text() {
+            // Text is joined as text: every chunk is whole code points the
+            // engine validated, so no check happens here.
+            Some(chunk) => {
+                if self.text.is_empty() && data.fin {
+                    // The whole message in one chunk: no copy.
+                    return Some(MessageRef::Text(chunk));
+                }
+                self.text.push_str(chunk);
+                if !data.fin {
+                    return None;
+                }
+                self.handed_out = true;
+                Some(MessageRef::Text(&self.text))
             }
-            self.handed_out = true;
-            &self.buffer
-        };
-        Some(match data.kind {
-            // The engine validated the text and hands out whole code points
-            // per chunk, so this cannot fail; checking again keeps the crate
-            // free of unsafe code, and a failure would surface as binary
-            // rather than as a panic.
-            MessageKind::Text => match str::from_utf8(bytes) {
-                Ok(text) => MessageRef::Text(text),
-                Err(_) => MessageRef::Binary(bytes),
-            },
-            MessageKind::Binary => MessageRef::Binary(bytes),
-        })
+            None => {
+                if self.buffer.is_empty() && data.fin {
+                    return Some(MessageRef::Binary(data.payload));
+                }
+                self.buffer.extend_from_slice(data.payload);
+                if !data.fin {
+                    return None;
+                }
+                self.handed_out = true;
+                Some(MessageRef::Binary(&self.buffer))
+            }
+        }
     }
 
     /// Adds a chunk; returns the message, owned, when `data.fin` completes
     /// it. A message that arrives in one chunk is copied once; one in
     /// several is joined in a buffer that is then handed over whole, not
     /// copied again (so nothing of it stays in the assembler). Text is
-    /// joined as text: the engine hands out whole code points per chunk.
+    /// joined as text, with no second UTF-8 check.
     pub fn push_owned(&mut self, data: Data<'_>) -> Option<OwnedMessage> {
         if self.handed_out {
             self.buffer.clear();
+            self.text.clear();
             self.handed_out = false;
         }
-        match data.kind {
-            MessageKind::Text => {
-                let chunk = match str::from_utf8(data.payload) {
-                    Ok(chunk) => chunk,
-                    // Cannot happen (the engine validated it); as binary
-                    // rather than a panic.
-                    Err(_) => return self.push_owned_bytes(data),
-                };
+        match data.text() {
+            Some(chunk) => {
                 if !data.fin {
                     self.text.push_str(chunk);
                     return None;
@@ -144,26 +145,24 @@ impl MessageAssembler {
                 self.text.push_str(chunk);
                 Some(OwnedMessage::Text(core::mem::take(&mut self.text)))
             }
-            MessageKind::Binary => self.push_owned_bytes(data),
+            None => {
+                if !data.fin {
+                    self.buffer.extend_from_slice(data.payload);
+                    return None;
+                }
+                if self.buffer.is_empty() {
+                    return Some(OwnedMessage::Binary(data.payload.to_vec()));
+                }
+                self.buffer.extend_from_slice(data.payload);
+                Some(OwnedMessage::Binary(core::mem::take(&mut self.buffer)))
+            }
         }
-    }
-
-    fn push_owned_bytes(&mut self, data: Data<'_>) -> Option<OwnedMessage> {
-        if !data.fin {
-            self.buffer.extend_from_slice(data.payload);
-            return None;
-        }
-        if self.buffer.is_empty() {
-            return Some(OwnedMessage::Binary(data.payload.to_vec()));
-        }
-        self.buffer.extend_from_slice(data.payload);
-        Some(OwnedMessage::Binary(core::mem::take(&mut self.buffer)))
     }
 
     /// Bytes of an unfinished message held so far.
     pub fn buffered(&self) -> usize {
         if self.handed_out {
-            self.text.len()
+            0
         } else {
             self.buffer.len() + self.text.len()
         }
@@ -178,11 +177,7 @@ mod tests {
     fn single_chunk_is_borrowed_not_copied() {
         let mut assembler = MessageAssembler::new();
         let payload = b"abc";
-        let message = assembler.push(Data {
-            kind: MessageKind::Binary,
-            payload,
-            fin: true,
-        });
+        let message = assembler.push(Data::new_binary(payload, true));
         assert_eq!(message, Some(MessageRef::Binary(b"abc")));
         assert_eq!(
             message.map(|m| m.as_bytes().as_ptr()),
@@ -194,20 +189,9 @@ mod tests {
     fn chunks_join_and_buffer_is_reused() {
         let mut assembler = MessageAssembler::new();
         for round in 0..3 {
-            assert_eq!(
-                assembler.push(Data {
-                    kind: MessageKind::Text,
-                    payload: "é".as_bytes(),
-                    fin: false
-                }),
-                None
-            );
+            assert_eq!(assembler.push(Data::new_text("é", false)), None);
             assert_eq!(assembler.buffered(), 2);
-            let message = assembler.push(Data {
-                kind: MessageKind::Text,
-                payload: b"t",
-                fin: true,
-            });
+            let message = assembler.push(Data::new_text("t", true));
             assert_eq!(message, Some(MessageRef::Text("ét")), "round {round}");
         }
         assert_eq!(assembler.buffered(), 0);
@@ -216,33 +200,25 @@ mod tests {
     #[test]
     fn empty_final_chunk_ends_message() {
         let mut assembler = MessageAssembler::new();
-        assert_eq!(
-            assembler.push(Data {
-                kind: MessageKind::Binary,
-                payload: b"x",
-                fin: false
-            }),
-            None
-        );
-        let message = assembler.push(Data {
-            kind: MessageKind::Binary,
-            payload: b"",
-            fin: true,
-        });
+        assert_eq!(assembler.push(Data::new_binary(b"x", false)), None);
+        let message = assembler.push(Data::new_binary(b"", true));
         assert_eq!(message, Some(MessageRef::Binary(b"x")));
     }
 
     #[test]
     fn owned_messages_are_handed_over_not_kept() {
         let mut assembler = MessageAssembler::new();
-        let chunk = |kind, payload: &'static [u8], fin| Data { kind, payload, fin };
+        let chunk = |kind, payload: &'static str, fin| match kind {
+            MessageKind::Text => Data::new_text(payload, fin),
+            MessageKind::Binary => Data::new_binary(payload.as_bytes(), fin),
+        };
         assert_eq!(
-            assembler.push_owned(chunk(MessageKind::Text, "日本".as_bytes(), false)),
+            assembler.push_owned(chunk(MessageKind::Text, "日本", false)),
             None
         );
         assert_eq!(assembler.buffered(), 6);
         assert_eq!(
-            assembler.push_owned(chunk(MessageKind::Text, "語".as_bytes(), true)),
+            assembler.push_owned(chunk(MessageKind::Text, "語", true)),
             Some(OwnedMessage::Text("日本語".into()))
         );
         assert_eq!(assembler.buffered(), 0);
@@ -252,16 +228,16 @@ mod tests {
             "the joined text went with the message"
         );
         assert_eq!(
-            assembler.push_owned(chunk(MessageKind::Binary, b"ab", false)),
+            assembler.push_owned(chunk(MessageKind::Binary, "ab", false)),
             None
         );
         assert_eq!(
-            assembler.push_owned(chunk(MessageKind::Binary, b"c", true)),
+            assembler.push_owned(chunk(MessageKind::Binary, "c", true)),
             Some(OwnedMessage::Binary(b"abc".to_vec()))
         );
         assert_eq!(assembler.buffer.capacity(), 0);
         assert_eq!(
-            assembler.push_owned(chunk(MessageKind::Binary, b"", true)),
+            assembler.push_owned(chunk(MessageKind::Binary, "", true)),
             Some(OwnedMessage::Binary(Vec::new()))
         );
     }

@@ -262,6 +262,9 @@ pub enum UsageError {
     /// Queuing this would grow the output past `Config::max_buffered_output`;
     /// write out what `poll_transmit` gives first.
     OutputFull,
+    /// `send_into`: frames are queued; write out what `poll_transmit`
+    /// gives first, so frames stay in order.
+    OutputPending,
     /// `Connection::from_upgraded_*` with permessage-deflate agreed but
     /// `Config::deflate` unset: the compressor's settings live there.
     DeflateNotConfigured,
@@ -300,6 +303,7 @@ impl UsageError {
             MessageInProgress => "a fragmented message is in progress",
             InvalidUtf8 => "text is not valid UTF-8",
             OutputFull => "output buffer is full",
+            OutputPending => "queued output must be written first",
             DeflateNotConfigured => "permessage-deflate agreed but Config::deflate is not set",
             ExternalOnClient => "a client's frames are masked: send_external is for servers",
             ExternalPending => "an earlier external payload is still owed",

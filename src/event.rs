@@ -4,8 +4,6 @@
 //! received payload is handed over where it lies, unmasked in place, without
 //! a copy. An event lives until the next call on the connection.
 
-use core::str;
-
 use crate::close::CloseCode;
 use crate::error::ProtocolError;
 use crate::frame::MessageKind;
@@ -19,8 +17,14 @@ use crate::handshake::{Request, Response};
 /// differently give the same message in different pieces.
 ///
 /// A text chunk always holds whole code points (the engine carries an
-/// unfinished one over to the next chunk), so [`text`](Self::text) is a
-/// valid `str` on every chunk, not only on the whole message.
+/// unfinished one over to the next chunk), validated once by the engine as
+/// it hands the chunk out: [`text`](Self::text) gives that `str`, with no
+/// second check.
+///
+/// Built by the engine, or by [`new_text`](Self::new_text) /
+/// [`new_binary`](Self::new_binary) (for feeding a
+/// [`MessageAssembler`](crate::MessageAssembler) yourself); a text `Data`
+/// always holds valid text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Data<'a> {
     /// Text or binary, from the message's first frame.
@@ -29,15 +33,36 @@ pub struct Data<'a> {
     pub payload: &'a [u8],
     /// This chunk ends the message.
     pub fin: bool,
+    /// The payload as text, for a text chunk.
+    text: Option<&'a str>,
 }
 
 impl<'a> Data<'a> {
-    /// The chunk as text, if it belongs to a text message.
-    pub fn text(&self) -> Option<&'a str> {
-        match self.kind {
-            MessageKind::Text => str::from_utf8(self.payload).ok(),
-            MessageKind::Binary => None,
+    /// A chunk of a text message.
+    pub fn new_text(text: &'a str, fin: bool) -> Self {
+        Data {
+            kind: MessageKind::Text,
+            payload: text.as_bytes(),
+            fin,
+            text: Some(text),
         }
+    }
+
+    /// A chunk of a binary message.
+    pub fn new_binary(payload: &'a [u8], fin: bool) -> Self {
+        Data {
+            kind: MessageKind::Binary,
+            payload,
+            fin,
+            text: None,
+        }
+    }
+
+    /// The chunk as text, for a chunk of a text message (`None` for
+    /// binary). No check happens here: the engine validated the chunk as it
+    /// handed it out.
+    pub fn text(&self) -> Option<&'a str> {
+        self.text
     }
 }
 

@@ -68,37 +68,16 @@ impl Utf8Validator {
 
     /// Validates the next chunk of the text.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Utf8Chunk, Utf8Error> {
-        self.completed_len = 0;
-        let mut completing = 0;
-        if self.len > 0 {
-            let have = usize::from(self.len);
-            let need = sequence_width(self.partial[0]).saturating_sub(have);
-            let take = need.min(chunk.len());
-            self.partial[have..have + take].copy_from_slice(&chunk[..take]);
-            let total = have + take;
-            match core::str::from_utf8(&self.partial[..total]) {
-                Ok(_) => {
-                    self.len = 0;
-                    self.completed_len = total as u8;
-                    completing = take;
-                }
-                // Still a valid prefix: the chunk ran out first.
-                Err(e) if e.error_len().is_none() => {
-                    self.len = total as u8;
-                    return Ok(Utf8Chunk {
-                        completing: 0,
-                        valid: 0,
-                        pending: take,
-                    });
-                }
-                Err(_) => {
-                    return Err(Utf8Error {
-                        completing: 0,
-                        valid_prefix: 0,
-                    })
-                }
+        let completing = match self.complete_carry(chunk)? {
+            Carry::Completed(n) => n,
+            Carry::StillPending(taken) => {
+                return Ok(Utf8Chunk {
+                    completing: 0,
+                    valid: 0,
+                    pending: taken,
+                })
             }
-        }
+        };
         let rest = &chunk[completing..];
         match validate(rest) {
             Ok(_) => Ok(Utf8Chunk {
@@ -126,6 +105,80 @@ impl Utf8Validator {
         }
     }
 
+    /// [`feed`](Self::feed) without validating the run of whole code points:
+    /// the caller validates `chunk[completing..completing + valid]` itself,
+    /// where it needs the `str` (the engine does, as it hands the text out,
+    /// so text is validated once). Everything else is checked here as in
+    /// `feed`: the carried-over code point is completed and checked, and
+    /// the unfinished tail (found by the structure of its last bytes) is
+    /// checked to be a valid prefix, failing fast (RFC 6455 §8.1).
+    pub(crate) fn feed_deferred(&mut self, chunk: &[u8]) -> Result<Utf8Chunk, Utf8Error> {
+        let completing = match self.complete_carry(chunk)? {
+            Carry::Completed(n) => n,
+            Carry::StillPending(taken) => {
+                return Ok(Utf8Chunk {
+                    completing: 0,
+                    valid: 0,
+                    pending: taken,
+                })
+            }
+        };
+        let rest = &chunk[completing..];
+        let tail = rest.len() - incomplete_tail(rest);
+        let pending = &rest[tail..];
+        if !pending.is_empty() {
+            // A valid prefix of a code point reports "incomplete"; anything
+            // else cannot start valid text: the run before it is handed
+            // out first, then the connection fails.
+            match core::str::from_utf8(pending) {
+                Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => {}
+                _ => {
+                    return Err(Utf8Error {
+                        completing,
+                        valid_prefix: tail,
+                    })
+                }
+            }
+            self.partial[..pending.len()].copy_from_slice(pending);
+            self.len = pending.len() as u8;
+        }
+        Ok(Utf8Chunk {
+            completing,
+            valid: tail,
+            pending: pending.len(),
+        })
+    }
+
+    /// Completes a code point carried over from earlier chunks with the
+    /// start of `chunk`.
+    fn complete_carry(&mut self, chunk: &[u8]) -> Result<Carry, Utf8Error> {
+        self.completed_len = 0;
+        if self.len == 0 {
+            return Ok(Carry::Completed(0));
+        }
+        let have = usize::from(self.len);
+        let need = sequence_width(self.partial[0]).saturating_sub(have);
+        let take = need.min(chunk.len());
+        self.partial[have..have + take].copy_from_slice(&chunk[..take]);
+        let total = have + take;
+        match core::str::from_utf8(&self.partial[..total]) {
+            Ok(_) => {
+                self.len = 0;
+                self.completed_len = total as u8;
+                Ok(Carry::Completed(take))
+            }
+            // Still a valid prefix: the chunk ran out first.
+            Err(e) if e.error_len().is_none() => {
+                self.len = total as u8;
+                Ok(Carry::StillPending(take))
+            }
+            Err(_) => Err(Utf8Error {
+                completing: 0,
+                valid_prefix: 0,
+            }),
+        }
+    }
+
     /// The code point completed by the last [`feed`](Self::feed), if its
     /// `completing` was non-zero.
     pub fn completed(&self) -> &[u8] {
@@ -144,9 +197,61 @@ impl Utf8Validator {
     }
 }
 
+/// What completing a carried-over code point did.
+enum Carry {
+    /// It was completed with this many bytes of the chunk (0: none carried).
+    Completed(usize),
+    /// The chunk ended first; all of its bytes were taken.
+    StillPending(usize),
+}
+
+/// How many bytes at the end of `bytes` start a code point that does not
+/// end within them, judged by the structure of the last three bytes only
+/// (a leading byte announcing more bytes than follow it). Validity is
+/// checked by the caller; an invalid leading byte counts as complete, so
+/// validation finds it.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let byte = bytes[bytes.len() - back];
+        if byte & 0xc0 == 0x80 {
+            continue; // a continuation byte: look further back
+        }
+        let width = match byte {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => 1,
+        };
+        return if width > back { back } else { 0 };
+    }
+    0
+}
+
+/// Where the whole code points of `bytes` end, by structure only (see
+/// [`Utf8Validator::feed_deferred`]): `Ok(end)` when what follows `end` is a
+/// valid but unfinished code point (or nothing), `Err(end)` when it cannot
+/// start valid text. The bytes before `end` are for the caller to validate.
+#[cfg(feature = "deflate")]
+pub(crate) fn split_unfinished(bytes: &[u8]) -> Result<usize, usize> {
+    let end = bytes.len() - incomplete_tail(bytes);
+    match core::str::from_utf8(&bytes[end..]) {
+        Ok(_) => Ok(end),
+        Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => Ok(end),
+        Err(_) => Err(end),
+    }
+}
+
+/// Validates `bytes` as whole UTF-8 and gives them as a `str`: the one
+/// check text gets on the receive path (see [`Utf8Validator::feed_deferred`]).
+#[inline]
+pub(crate) fn validate_str(bytes: &[u8]) -> Result<&str, simdutf8::compat::Utf8Error> {
+    validate(bytes)
+}
+
 /// Whether `bytes` are whole, valid UTF-8 (simdutf8's `basic` flavour:
 /// faster than `compat` when the position of an error is not wanted).
 #[inline]
+#[cfg(feature = "alloc")]
 pub(crate) fn is_valid(bytes: &[u8]) -> bool {
     simdutf8::basic::from_utf8(bytes).is_ok()
 }
@@ -278,5 +383,81 @@ mod tests {
     #[test]
     fn truncated_at_end_is_incomplete() {
         assert_eq!(feed_all(&[&[0xf0, 0x9f, 0x98]]), Ok(false));
+    }
+
+    /// `feed_deferred` plus validating the run it hands over gives what
+    /// `feed` gives, for every split of valid and invalid text into three
+    /// chunks: the same accepted text, the same carried tail, and an error
+    /// at the same place (the valid text before it the same).
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn deferred_validation_agrees_with_feed() {
+        use alloc::vec;
+        use alloc::vec::Vec;
+        let mut inputs: Vec<Vec<u8>> = ["κόσμε€😀a", "日本語のテキスト", "ascii only"]
+            .iter()
+            .map(|t| t.as_bytes().to_vec())
+            .collect();
+        for bad in [
+            &[0xe0, 0x80][..],
+            &[0xed, 0xa0],
+            &[0xf4, 0x90],
+            &[0xf5],
+            &[0xc0],
+            &[0x80],
+            &[0xff],
+        ] {
+            let mut v = "ab€".as_bytes().to_vec();
+            v.extend_from_slice(bad);
+            v.extend_from_slice("cd😀".as_bytes());
+            inputs.push(v);
+        }
+        // Unfinished at the end.
+        inputs.push(vec![0x61, 0xf0, 0x9f, 0x98]);
+        for text in &inputs {
+            for i in 0..=text.len() {
+                for j in i..=text.len() {
+                    let chunks = [&text[..i], &text[i..j], &text[j..]];
+                    assert_eq!(run(&chunks, false), run(&chunks, true), "{text:x?} {i} {j}");
+                }
+            }
+        }
+
+        /// The text accepted, chunk by chunk, then whether it ended
+        /// complete or where it failed.
+        fn run(chunks: &[&[u8]], deferred: bool) -> (Vec<u8>, Result<bool, ()>) {
+            let mut v = Utf8Validator::new();
+            let mut accepted = Vec::new();
+            for chunk in chunks {
+                let result = if deferred {
+                    v.feed_deferred(chunk).and_then(|split| {
+                        let run = &chunk[split.completing..split.completing + split.valid];
+                        match validate_str(run) {
+                            Ok(_) => Ok(split),
+                            Err(e) => Err(Utf8Error {
+                                completing: split.completing,
+                                valid_prefix: e.valid_up_to(),
+                            }),
+                        }
+                    })
+                } else {
+                    v.feed(chunk)
+                };
+                match result {
+                    Ok(split) => {
+                        accepted.extend_from_slice(v.completed());
+                        accepted.extend_from_slice(
+                            &chunk[split.completing..split.completing + split.valid],
+                        );
+                    }
+                    Err(e) => {
+                        accepted
+                            .extend_from_slice(&chunk[e.completing..e.completing + e.valid_prefix]);
+                        return (accepted, Err(()));
+                    }
+                }
+            }
+            (accepted, Ok(v.is_complete()))
+        }
     }
 }

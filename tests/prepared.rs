@@ -255,7 +255,11 @@ async fn adapters_send_prepared_messages_over_tcp() {
         let mut sockets = Vec::new();
         for _ in 0..3 {
             let (tcp, _) = listener.accept().await.unwrap();
-            sockets.push(WebSocketStream::accept(tcp, Config::default()).await.unwrap());
+            sockets.push(
+                WebSocketStream::accept(tcp, Config::default())
+                    .await
+                    .unwrap(),
+            );
         }
         for ws in &mut sockets {
             ws.send_prepared(&message).await.unwrap();

@@ -419,6 +419,25 @@ pub const EXTERNAL_MIN: usize = 8 * KIB;
 /// is not copied into the engine: the header is queued, and the transport
 /// gets the header and then the caller's payload (one vectored write).
 /// `text` is the payload as a `str` for a text message.
+/// hybi encoding into a buffer of the caller's (`Connection::send_into`):
+/// the frame is written (and masked, for a client) into `out` in one pass,
+/// then handed to `sink`, as a transport write would take it.
+#[allow(dead_code)] // reason: perf/ uses it; the criterion benches do not
+pub fn hybi_encode_into(
+    conn: &mut Connection,
+    payload: &[u8],
+    text: Option<&str>,
+    out: &mut [u8],
+    mut sink: impl FnMut(&[u8]),
+) {
+    let n = match text {
+        Some(text) => conn.send_text_into(text, out),
+        None => conn.send_into(MessageKind::Binary, payload, true, out),
+    }
+    .expect("send_into");
+    sink(&out[..n]);
+}
+
 pub fn hybi_encode(
     conn: &mut Connection,
     payload: &[u8],

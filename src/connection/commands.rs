@@ -6,7 +6,8 @@ use crate::close::CloseCode;
 use crate::entropy::Entropy;
 use crate::error::UsageError;
 use crate::frame::MessageKind;
-use crate::frame::{Opcode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::mask::copy_masked;
 use crate::utf8::Utf8Validator;
 
 use super::state::Phase;
@@ -18,7 +19,6 @@ impl<S: Storage> Connection<S> {
     ///
     /// With `fin` false the message stays open and later calls continue it
     /// (same `kind`) until one with `fin` true. Text is checked as UTF-8 as
-    /// far as it goes, and must end on a code point boundary with `fin`.
     /// far as it goes, and must end on a code point boundary with `fin`.
     pub fn send(&mut self, kind: MessageKind, payload: &[u8], fin: bool) -> Result<(), UsageError> {
         self.send_with(kind, payload, fin, Compression::Auto)
@@ -41,6 +41,82 @@ impl<S: Storage> Connection<S> {
         self.queue_data(opcode, payload, fin, compression)?;
         self.fragment_sent(kind, fin, utf8);
         Ok(())
+    }
+
+    /// Encodes one frame of a text or binary message straight into `out`, a
+    /// buffer the caller lends (its socket buffer, a batch of frames), not
+    /// into the output queue: the header, then the payload, masked as it is
+    /// copied for a client (RFC 6455 §5.3; one pass, copy and mask fused).
+    /// Returns the frame's length: the caller writes `out[..n]` itself. So a
+    /// payload is copied once on its way out instead of twice.
+    ///
+    /// Checked as [`send`](Self::send) is (open, message order, UTF-8 for
+    /// text), and also: nothing may be queued, so frames stay in order
+    /// ([`UsageError::OutputPending`]: write out `poll_transmit` first); the
+    /// frame must fit `out` ([`UsageError::OutputFull`]; it is the payload
+    /// plus at most 14 bytes). The frame is never compressed (RFC 7692 §6
+    /// decides per message), so inside a message being sent compressed it
+    /// is refused ([`UsageError::ExternalInCompressedMessage`]). On error
+    /// nothing changed.
+    pub fn send_into(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        out: &mut [u8],
+    ) -> Result<usize, UsageError> {
+        self.encode_into(kind, payload, fin, out, kind == MessageKind::Text)
+    }
+
+    /// [`send_into`](Self::send_into) for a whole text message: a `str` is
+    /// UTF-8 already, so there is no pass over it.
+    pub fn send_text_into(&mut self, text: &str, out: &mut [u8]) -> Result<usize, UsageError> {
+        self.check_can_send_whole()?;
+        self.encode_into(MessageKind::Text, text.as_bytes(), true, out, false)
+    }
+
+    fn encode_into(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        out: &mut [u8],
+        check_utf8: bool,
+    ) -> Result<usize, UsageError> {
+        self.check_can_send()?;
+        if self.tx.buffered() > 0 || self.tx.owed() > 0 {
+            return Err(UsageError::OutputPending);
+        }
+        let opcode = self.fragment_opcode(kind)?;
+        if opcode == Opcode::Continuation && self.sending_compressed {
+            return Err(UsageError::ExternalInCompressedMessage);
+        }
+        let mut header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            // The size is known before a key is drawn.
+            mask: (self.role == Role::Client).then_some([0; 4]),
+            payload_len: payload.len() as u64,
+        };
+        let frame_len = header.encoded_len() + payload.len();
+        if out.len() < frame_len {
+            return Err(UsageError::OutputFull);
+        }
+        let utf8 = self.text_checked(payload, fin, check_utf8)?;
+        let mask = self.mask_key();
+        header.mask = mask;
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        out[..head_len].copy_from_slice(&head[..head_len]);
+        let body = &mut out[head_len..frame_len];
+        match mask {
+            Some(key) => copy_masked(body, payload, key, 0),
+            None => body.copy_from_slice(payload),
+        }
+        self.fragment_sent(kind, fin, utf8);
+        self.sending_compressed = false;
+        Ok(frame_len)
     }
 
     /// RFC 6455 §5.4: one message at a time; its continuations use opcode 0
@@ -300,7 +376,6 @@ impl<S: Storage> Connection<S> {
 
     /// `check_can_send`, and no fragmented message unfinished (RFC 6455
     /// §5.4: a new message may not start inside another).
-    #[cfg(feature = "alloc")]
     pub(super) fn check_can_send_whole(&mut self) -> Result<(), UsageError> {
         self.check_can_send()?;
         if self.sending.is_some() {

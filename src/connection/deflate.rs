@@ -140,16 +140,44 @@ impl<S: Storage> Connection<S> {
     ) -> Input<'a> {
         match ready {
             Err(error) => self.fail_now(error, input_len),
-            Ok(Ready { kind, fin }) => Input {
-                consumed,
-                event: self.deflate.as_ref().map(|state| {
-                    Event::Data(Data {
-                        kind,
-                        payload: state.inflater.chunk(),
-                        fin,
-                    })
-                }),
-            },
+            Ok(Ready { kind, fin }) => {
+                let Some(state) = self.deflate.as_deref() else {
+                    return Input {
+                        consumed,
+                        event: None,
+                    };
+                };
+                let chunk = state.inflater.chunk();
+                let data = match kind {
+                    MessageKind::Binary => Data::new_binary(chunk, fin),
+                    // Inflated text is validated here, once, as it is
+                    // handed out as `str` (RFC 6455 §8.1).
+                    MessageKind::Text => match crate::utf8::validate_str(chunk) {
+                        Ok(text) => Data::new_text(text, fin),
+                        Err(error) => {
+                            // The valid text before the error goes out (none,
+                            // maybe); the connection fails right after it,
+                            // from `poll_event` or the next `handle_input`.
+                            self.rx.fail_later(ProtocolError::InvalidUtf8);
+                            let valid = &chunk[..error.valid_up_to()];
+                            let text = core::str::from_utf8(valid).unwrap_or_default();
+                            if text.is_empty() {
+                                // Nothing after a failure is processed: the
+                                // input counts as consumed.
+                                return Input {
+                                    consumed: input_len,
+                                    event: None,
+                                };
+                            }
+                            Data::new_text(text, false)
+                        }
+                    },
+                };
+                Input {
+                    consumed,
+                    event: Some(Event::Data(data)),
+                }
+            }
         }
     }
 

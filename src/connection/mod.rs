@@ -135,14 +135,19 @@ pub enum Transmit<'a> {
 ///   (bytes read from the transport; unmasks them in place and lends them
 ///   back as events), [`handle_eof`](Self::handle_eof) (the peer shut its
 ///   side) and [`handle_timeout`](Self::handle_timeout) (a deadline passed).
-/// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) for a
-///   server's pending request; [`send`](Self::send), [`send_text`](Self::send_text),
+/// * **Commands**: [`accept`](Self::accept) / [`reject`](Self::reject) /
+///   [`decide`](Self::decide) for a server's pending request;
+///   [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`ping`](Self::ping),
 ///   [`pong`](Self::pong), [`close`](Self::close); for a server's large
 ///   payloads, [`send_external`](Self::send_external), which queues only
-///   the header (the caller writes the payload). A command either queues
-///   whole frames or returns a [`UsageError`](crate::UsageError) and changes nothing.
-/// * **Outputs**: [`poll_transmit`](Self::poll_transmit) with
+///   the header (the caller writes the payload), and
+///   [`send_prepared`](Self::send_prepared) for one frame sent to many
+///   connections; [`send_into`](Self::send_into), which encodes into a
+///   buffer the caller lends. A command either queues whole frames or
+///   returns a [`UsageError`](crate::UsageError) and changes nothing.
+/// * **Outputs**: [`poll_event`](Self::poll_event) (the events the engine
+///   raised itself), [`poll_transmit`](Self::poll_transmit) with
 ///   [`transmitted`](Self::transmitted), and
 ///   [`poll_timeout`](Self::poll_timeout), the next deadline.
 ///
@@ -156,10 +161,13 @@ pub enum Transmit<'a> {
 ///
 /// After reading bytes into a buffer, call `handle_input` on the unused part
 /// until it returns no event, acting on each event as it comes (an event
-/// borrows the buffer and the connection until the next call). Then write
-/// out everything `poll_transmit` gives. On EOF, call `handle_eof` and drain
-/// `handle_input` with an empty slice. A connection always ends with exactly
-/// one [`Event::Closed`]; after it, write out what remains and drop it.
+/// borrows the buffer and the connection until the next call). Then call
+/// `poll_event` until it returns none: it gives what the engine raised
+/// itself (a `Closed` after a Close, an EOF, a deadline or a failure). Then
+/// write out everything `poll_transmit` gives. On EOF, call `handle_eof`;
+/// after `handle_timeout` or any command, drain `poll_event` too. A
+/// connection always ends with exactly one [`Event::Closed`]; after it,
+/// write out what remains and drop it.
 ///
 /// Whenever it waits for input, the caller also waits for `poll_timeout`
 /// and then calls `handle_timeout`: that is all it takes to get the
@@ -443,8 +451,10 @@ impl<S: Storage> Connection<S> {
             .deflate
             .as_ref()
             .is_some_and(|state| state.inflater.is_busy())
+            && !self.rx.has_pending_error()
         {
-            // Output (or staged input) of an earlier chunk comes first.
+            // Output (or staged input) of an earlier chunk comes first,
+            // unless text already handed out failed (then that comes first).
             if let Inflated::Ready(ready) = self.resume_inflater() {
                 return self.inflated(0, ready, input.len());
             }
@@ -484,21 +494,43 @@ impl<S: Storage> Connection<S> {
         // State changes first; the event borrows `rx` or `input` last.
         let event = match item {
             Item::Data {
-                kind,
+                kind: MessageKind::Binary,
                 start,
                 end,
                 fin,
                 ..
-            } => Event::Data(Data {
-                kind,
-                payload: &input[base + start..base + end],
-                fin,
-            }),
-            Item::CarriedData { fin } => Event::Data(Data {
+            } => Event::Data(Data::new_binary(&input[base + start..base + end], fin)),
+            // RFC 6455 §8.1: text is validated here, once, as it is handed
+            // out as `str`; the receiver checked only where code points end.
+            Item::Data {
                 kind: MessageKind::Text,
-                payload: self.rx.carried(),
+                start,
+                end,
                 fin,
-            }),
+                ..
+            } => {
+                let bytes = &input[base + start..base + end];
+                match crate::utf8::validate_str(bytes) {
+                    Ok(text) => Event::Data(Data::new_text(text, fin)),
+                    Err(error) => {
+                        // The valid text before the error goes out first.
+                        let valid = &bytes[..error.valid_up_to()];
+                        match core::str::from_utf8(valid) {
+                            Ok(text) if !text.is_empty() => {
+                                self.rx.fail_later(ProtocolError::InvalidUtf8);
+                                Event::Data(Data::new_text(text, false))
+                            }
+                            _ => return self.fail_now(ProtocolError::InvalidUtf8, input.len()),
+                        }
+                    }
+                }
+            }
+            Item::CarriedData { fin } => {
+                // One code point (at most 4 bytes), completed and checked by
+                // the receiver's validator across chunks: this cannot fail.
+                let text = core::str::from_utf8(self.rx.carried()).unwrap_or_default();
+                Event::Data(Data::new_text(text, fin))
+            }
             Item::Ping => {
                 // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint
                 // MUST send a Pong frame in response, unless it already
@@ -556,6 +588,13 @@ impl<S: Storage> Connection<S> {
     /// causes.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         self.settle();
+        // Text found invalid as it was handed out fails the connection
+        // right after the valid part (RFC 6455 §8.1).
+        if matches!(self.phase, Phase::Open) {
+            if let Some(error) = self.rx.take_pending_error() {
+                self.fail(error);
+            }
+        }
         self.queued_event()
     }
 

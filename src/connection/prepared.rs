@@ -42,7 +42,21 @@ use crate::frame::RSV1;
 use crate::frame::{FrameHeader, MessageKind, Opcode, MAX_HEADER_LEN};
 
 /// A whole server message framed once, shared by reference: cloning it is
-/// a reference count. See the [module docs](self).
+/// a reference count, and sending it
+/// ([`Connection::send_prepared`]) copies nothing. A server frame is the
+/// same bytes on every connection (servers do not mask, RFC 6455 §5.1); a
+/// client masks every frame with its own key (§5.3), so prepared messages
+/// are a server's only.
+///
+/// With permessage-deflate: a compressed frame depends on the compressor's
+/// history, which differs per connection with context takeover (RFC 7692
+/// §7.2.1). So a prepared message always carries the plain frame, which
+/// every connection may send (RFC 7692 §6: compression is per message, and
+/// an uncompressed one does not touch the peer's window), and, built with
+/// [`with_deflate`](Self::with_deflate), also one compressed from an empty
+/// window, sent only to connections that agreed to start every message we
+/// send from an empty window (`server_no_context_takeover`) with a window at
+/// least as large as the one it was compressed with.
 ///
 /// ```
 /// use hybi::{Config, Connection, Instant, MessageKind, PreparedMessage, Transmit};
@@ -95,7 +109,7 @@ impl PreparedMessage {
 
     /// Also compressed once with `deflate`'s level and window, from an
     /// empty window, for the connections where those bytes are valid (see
-    /// the [module docs](self)). A message below
+    /// the type's docs). A message below
     /// `deflate.min_compress_size`, or one that would not shrink, keeps only
     /// its plain frame.
     #[cfg(feature = "deflate")]
@@ -202,8 +216,8 @@ impl<S: Storage> Connection<S> {
     /// [`send_external`](Self::send_external) (the same ordering, the same
     /// [`transmitted`](Self::transmitted) and
     /// [`buffer_external`](Self::buffer_external)). Which frame that is,
-    /// plain or compressed, depends on what this connection agreed (see the
-    /// [module docs](super::prepared)).
+    /// plain or compressed, depends on what this connection agreed (see
+    /// [`PreparedMessage`]).
     ///
     /// Refused like `send_external`: on a client
     /// ([`UsageError::ExternalOnClient`]: it masks, RFC 6455 §5.3), while

@@ -336,7 +336,9 @@ impl Receiver {
         self.advance(frame, take);
         let mut deliver = take;
         if kind == MessageKind::Text {
-            match self.utf8.feed(chunk) {
+            // Only the structure is checked here; the run of whole code
+            // points is validated once, as `deliver` hands it out as `str`.
+            match self.utf8.feed_deferred(chunk) {
                 Ok(split) => {
                     deliver = split.valid;
                     if ends_message && !self.utf8.is_complete() {
@@ -435,13 +437,8 @@ impl Receiver {
         if let Some(key) = key {
             apply_mask(payload, key, 0);
         }
-        if kind == MessageKind::Text && !crate::utf8::is_valid(payload) {
-            // Put the bytes back: the general path finds where it fails.
-            if let Some(key) = key {
-                apply_mask(payload, key, 0);
-            }
-            return None;
-        }
+        // Text is validated once, as `deliver` hands it out as `str`; a
+        // failure there gives the same events the general path would.
         let data = Item::Data {
             kind,
             start,
@@ -450,6 +447,24 @@ impl Receiver {
             compressed: false,
         };
         Some((end, Some(Ok(data))))
+    }
+
+    /// The text just handed out turned out invalid from its byte `valid`
+    /// on (RFC 6455 §8.1): the valid part went out, the connection fails at
+    /// the next call.
+    pub(crate) fn fail_later(&mut self, error: ProtocolError) {
+        self.pending_error = Some(error);
+    }
+
+    /// Whether a failure waits to be reported (see [`fail_later`](Self::fail_later)).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn has_pending_error(&self) -> bool {
+        self.pending_error.is_some()
+    }
+
+    /// The failure waiting to be reported, taken.
+    pub(crate) fn take_pending_error(&mut self) -> Option<ProtocolError> {
+        self.pending_error.take()
     }
 
     /// The payload of the last control frame returned.

@@ -370,8 +370,14 @@ impl<'b, S: Storage> Engine<'b, S> {
     /// The next bytes to write: queued bytes, or the tail of `payload` the
     /// engine owes after an external frame header; `None` once everything
     /// is out. A shutdown request is noted on the way (embedded-io cannot
-    /// half-close).
+    /// half-close). Nothing once the transport is finished with: after the
+    /// engine's shutdown, or a reset or broken pipe that ended the
+    /// connection (`transport_failed`), a write could only fail again, and
+    /// the bytes it would retry are never taken.
     fn next_write<'p>(&'p mut self, payload: &'p [u8]) -> Result<Option<&'p [u8]>, UsageError> {
+        if self.core.shut {
+            return Ok(None);
+        }
         match self.core.conn.poll_transmit() {
             None => Ok(None),
             // Given last, once everything else is written.

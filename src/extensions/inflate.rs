@@ -263,15 +263,21 @@ impl Inflater {
         let complete = self.last_fed && !self.is_input_left() && !self.maybe_more;
         let mut deliver = self.out_len;
         if kind == MessageKind::Text {
-            match core::str::from_utf8(&self.out[..self.out_len]) {
-                Ok(_) => {}
-                Err(error) => {
-                    deliver = error.valid_up_to();
-                    // An invalid sequence, or one left unfinished at the end
-                    // of the message (RFC 6455 §8.1).
-                    if error.error_len().is_some() || complete {
+            // Only where code points end is found here; the whole ones are
+            // validated once, as the engine hands them out as `str`.
+            match crate::utf8::split_unfinished(&self.out[..self.out_len]) {
+                Ok(end) => {
+                    deliver = end;
+                    // A code point left unfinished at the end of the
+                    // message (RFC 6455 §8.1).
+                    if complete && end < self.out_len {
                         self.pending_error = Some(ProtocolError::InvalidUtf8);
                     }
+                }
+                // Bytes that cannot start valid text.
+                Err(end) => {
+                    deliver = end;
+                    self.pending_error = Some(ProtocolError::InvalidUtf8);
                 }
             }
         }

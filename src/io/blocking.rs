@@ -347,21 +347,20 @@ impl<S: Transport> WebSocket<S> {
                 if let Step::Message(message) = step {
                     // Answers (a Pong, a Close reply) go out before the
                     // application sees what they answer.
-                    self.flush_best_effort();
+                    self.flush_for_reader();
                     return Ok(Some(message));
                 }
                 continue;
             }
+            // Write what the engine queued (pongs, close replies) before
+            // waiting for more input; a full non-blocking socket retries later.
+            self.flush_for_reader();
             // Every event read is out: now a failure may be reported (a
             // protocol error after its Close was written, a transport error
             // after the messages before it).
             if let Some(error) = self.driver.pending_error.take() {
-                self.flush_best_effort();
                 return Err(error);
             }
-            // Write what the engine queued (pongs, close replies) before
-            // waiting for more input; a full non-blocking socket retries later.
-            self.flush_best_effort();
             if self.core.is_finished() {
                 return Ok(None);
             }
@@ -450,6 +449,12 @@ impl<S: Transport> WebSocket<S> {
 
     /// Writes everything the engine has queued.
     pub fn flush(&mut self) -> Result<(), Error> {
+        if self.core.shut {
+            // The transport is finished with: the engine sent its last
+            // byte, or a reset or broken pipe ended the connection. A write
+            // could only fail again.
+            return Ok(());
+        }
         while let Some(transmit) = self.core.conn.poll_transmit() {
             match transmit {
                 Transmit::Bytes(bytes) => match self.stream.write(bytes) {
@@ -514,6 +519,19 @@ impl<S: Transport> WebSocket<S> {
     /// next call that needs the transport.
     fn flush_best_effort(&mut self) {
         let _ = self.flush();
+    }
+
+    /// [`flush_best_effort`](Self::flush_best_effort) for `read`: a write
+    /// that found the peer gone before the closing handshake (a reset
+    /// while a Pong or a Close reply went out) ended the transport, so no
+    /// later call would show it; it is kept and reported by `read` after
+    /// the events before it, as a read's would be.
+    fn flush_for_reader(&mut self) {
+        if let Err(error) = self.flush() {
+            if self.core.eof {
+                self.driver.pending_error.get_or_insert(error);
+            }
+        }
     }
 
     /// A write failed. After the closing handshake a broken pipe or a reset

@@ -211,7 +211,7 @@ impl Connector {
             Some(proxy) => {
                 let mut tcp = tcp_connect(proxy.host(), proxy.port(), &deadline)?;
                 deadline.bound(&tcp)?;
-                let early = tunnel(&mut tcp, proxy, &self.request, &self.config)?;
+                let early = bounded(tunnel(&mut tcp, proxy, &self.request, &self.config))?;
                 (tcp, early)
             }
         };
@@ -221,7 +221,12 @@ impl Connector {
             tcp.set_read_timeout(None)?;
             tcp.set_write_timeout(config.handshake_timeout)?;
             let stream = MaybeTlsStream::Plain(tcp);
-            let ws = WebSocket::connect_after(self.request, stream, config, &early)?;
+            let ws = bounded(WebSocket::connect_after(
+                self.request,
+                stream,
+                config,
+                &early,
+            ))?;
             ws.get_ref().tcp().set_write_timeout(None)?;
             return Ok(ws);
         }
@@ -233,7 +238,7 @@ impl Connector {
                 ClientConnection::new(tls, name).map_err(|e| Error::Io(io::Error::other(e)))?;
             deadline.bound(&tcp)?;
             while session.is_handshaking() {
-                let (read, written) = session.complete_io(&mut tcp)?;
+                let (read, written) = bounded(session.complete_io(&mut tcp).map_err(Error::Io))?;
                 if read == 0 && written == 0 {
                     // The server closed the connection in the middle of the
                     // TLS handshake; complete_io would report no progress
@@ -244,7 +249,7 @@ impl Connector {
             config.handshake_timeout = deadline.remaining()?;
             tcp.set_read_timeout(None)?;
             let stream = MaybeTlsStream::Rustls(Box::new(StreamOwned::new(session, tcp)));
-            let ws = WebSocket::connect(self.request, stream, config)?;
+            let ws = bounded(WebSocket::connect(self.request, stream, config))?;
             ws.get_ref().tcp().set_write_timeout(None)?;
             Ok(ws)
         }
@@ -285,6 +290,16 @@ impl Deadline {
         tcp.set_read_timeout(left)?;
         tcp.set_write_timeout(left)?;
         Ok(())
+    }
+}
+
+/// A socket read or write that the deadline's timeout cut short is the
+/// deadline passing: `TimedOut`, not the `WouldBlock` that Unix reports for
+/// it, which would tell the caller to retry the same call.
+fn bounded<T>(result: Result<T, Error>) -> Result<T, Error> {
+    match result {
+        Err(error) if error.is_would_block() => Err(timed_out()),
+        other => other,
     }
 }
 

@@ -17,6 +17,7 @@
 //! | [`tokio`](mod@tokio) | `tokio` | any `AsyncRead + AsyncWrite`: `TcpStream`, a TLS stream, hyper's upgraded connection; `Stream` + `Sink` |
 //! | [`Connector`], [`connect()`] | `std`, `rustls` for `wss://` | opens the TCP (and TLS) connection itself, within one deadline: [`MaybeTlsStream`] |
 //! | [`Connector::connect_async`], [`connect_async()`] | `tokio`, `tokio-rustls` for `wss://` | the same, async: [`AsyncMaybeTlsStream`] |
+//! | [`axum::WebSocketUpgrade`] | `axum` | an axum extractor: the upgrade (HTTP/1.1, or HTTP/2 extended CONNECT) answered by hybi's handshake, the connection handed to the tokio adapter |
 //!
 //! [`Connector`] goes through an HTTP proxy when one is configured,
 //! explicitly ([`Connector::proxy`]) or in the environment: see [`Proxy`].
@@ -32,6 +33,8 @@ use crate::close::CloseCode;
 use crate::error::{ProtocolError, UsageError};
 use crate::handshake::{ProxyError, Request, Response};
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod blocking;
 mod connect;
 mod driver;
@@ -173,7 +176,9 @@ pub enum Error {
     /// credentials, [`ProxyError::Refused`] with its status otherwise), or
     /// its URL could not be used.
     Proxy(ProxyError),
-    /// The peer went away before the opening handshake completed.
+    /// The peer closed the connection (end of stream) before the opening
+    /// handshake completed. A peer that resets it instead is an
+    /// [`Error::Io`] of kind `ConnectionReset`.
     Closed,
     /// The adapter's read buffer is full of bytes the engine has not
     /// consumed (only possible while a server's request awaits a decision

@@ -17,7 +17,8 @@
 //! records, from each crate's source, what it skips, and the JSON carries
 //! it (`peers`, with `strict` true only for a peer that skips none of the
 //! checks listed there), so the report can name the fastest peer and the
-//! fastest strict peer. "hybi text()" rows decode text the way a user
+//! fastest strict peer. "hybi send_into()" rows encode into a buffer the
+//! caller lends (`Connection::send_into`: one copy, masking fused). "hybi text()" rows decode text the way a user
 //! reads it: `Data::text()` on each `Event::Data`.
 //!
 //! Time is the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall
@@ -859,7 +860,22 @@ fn encode_case(workload: &Workload, client: bool) -> serde_json::Value {
     let (mut soketto, _soketto_rx) =
         soketto::connection::Builder::new(Duplex::new(&[]), soketto_mode).finish();
     let string_ref = text.then_some(string.as_str());
+    let (into_c, into_s) = open_pair(hybi::OsEntropy::new());
+    let mut into_conn = if client { into_c } else { into_s };
+    let mut into_out = vec![0u8; workload.size + 14];
+    let mut into_sink = Sink::default();
     let mut runners: Vec<(&'static str, Runner<'_>)> = vec![
+        (
+            "hybi send_into()",
+            Box::new(|| {
+                for _ in 0..count {
+                    hybi_encode_into(&mut into_conn, payload, string_ref, &mut into_out, |b| {
+                        into_sink.take(b)
+                    });
+                }
+                count * workload.size
+            }),
+        ),
         (
             "hybi",
             Box::new(|| {

@@ -258,7 +258,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Ok(Some(Step::Message(message))) => {
                     // Answers (a Pong, a Close reply) go out before the
                     // application sees what they answer.
-                    let _ = self.poll_output(cx, Side::Read, 0);
+                    self.flush_for_reader(cx);
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Ok(Some(_)) => continue,
@@ -275,8 +275,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             // Write what the engine queued before waiting for input. If the
             // transport is full this registers for write readiness, so a
             // reader parked below also wakes to finish writing the Pong.
-            // Write errors surface through the reads that follow.
-            let _ = self.poll_output(cx, Side::Read, 0);
+            // Write errors surface through the reads that follow, or (one
+            // that ended the transport) the next time round.
+            self.flush_for_reader(cx);
+            if self.driver.pending_error.is_some() {
+                continue;
+            }
             if self.core.closed.is_some() && (self.write_side == WriteSide::Shut || self.core.eof) {
                 self.finished = true;
                 return Poll::Ready(None);
@@ -291,6 +295,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error))),
                 Poll::Ready(Ok(())) => {}
+            }
+        }
+    }
+
+    /// Writes what the engine queued for the reader, as far as the
+    /// transport takes it now. A write that found the peer gone before the
+    /// closing handshake (a reset while a Pong or a Close reply went out)
+    /// ended the transport, so no later call would show it: it is kept and
+    /// reported after the events before it, as a read's would be.
+    fn flush_for_reader(&mut self, cx: &mut Context<'_>) {
+        if let Poll::Ready(Err(error)) = self.poll_output(cx, Side::Read, 0) {
+            if self.core.eof {
+                self.driver.pending_error.get_or_insert(Error::Io(error));
             }
         }
     }

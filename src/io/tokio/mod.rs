@@ -170,6 +170,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Ok(ws)
     }
 
+    /// Keeps the request another library's upgrade accepted, for
+    /// [`request`](Self::request) (the axum extractor's).
+    #[cfg(feature = "axum")]
+    pub(crate) fn keep_request(&mut self, request: HandshakeRequest) {
+        self.inner.driver.request = Some(request);
+    }
+
     /// Performs the server handshake, accepting any valid upgrade request.
     pub async fn accept(stream: S, config: Config) -> Result<Self, Error> {
         Self::accept_with(stream, config, |_| Decision::accept()).await
@@ -177,8 +184,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Performs the server handshake, letting `decide` look at the request
     /// (path, `Origin`, cookies, offered subprotocols) and accept or reject
-    /// it. After a rejection the answer is written, the write side shut, and
-    /// [`Error::Closed`] returned.
+    /// it. After a refusal the answer is written, the write side shut, and
+    /// [`Error::Refused`] returned with its status.
     pub async fn accept_with<'d>(
         stream: S,
         config: Config,

@@ -1,198 +1,420 @@
-//! A chat room: one binary serves the page and its WebSocket from one port.
+//! A chat room: one binary serves the page and its WebSocket from one port,
+//! alone or as one of several processes sharing a room through Redis.
 //!
 //! ```sh
-//! cargo run --example chat                     # http://127.0.0.1:8080
-//! cargo run --example chat 0.0.0.0:8000
+//! cargo run --example chat --features tokio                  # http://127.0.0.1:8080
+//! cargo run --example chat --features tokio -- 0.0.0.0:8000
+//! cargo run --example chat --features tokio -- 127.0.0.1:8081 --redis redis://127.0.0.1:6379
+//! cargo run --example chat --features tokio -- --help
 //! ```
 //!
 //! Open the printed URL in a few browser tabs, pick a name in each, and
-//! talk. Every tab sees who is online (a count and the member list, updated
-//! as people join and leave) and every message, its own included.
+//! talk. Every tab sees who is online and every message, its own included.
+//! (`--release` for rooms of thousands.)
 //!
-//! # What it shows
+//! # How it is built
+//!
+//! Four files: this one (the protocol, the command line, serving a
+//! connection), `chat/member.rs` (a member's two tasks and its queue),
+//! `chat/room.rs` (the fan-out, and the room of one process) and
+//! `chat/redis_room.rs` (the room shared through Redis).
 //!
 //! * **A page and a WebSocket on one port.** With
 //!   [`Config::plain_http_requests`], a plain `GET` reaches the hook of
-//!   [`WebSocket::accept_with`] as a request whose `is_websocket()` is
-//!   false; the hook answers `GET /` with the page
-//!   (`Decision::respond(200, ..)`, an HTTP answer like any other), upgrades `/ws`, and says 404 to anything else. It also
-//!   refuses upgrades whose `Origin` is not this server (RFC 6455 §10.2), so
-//!   another site's page cannot join the room in its visitor's name.
-//! * **The blocking adapter with a short read timeout.** Each connection has
-//!   its own thread, which alternates between reading the socket (waiting at
-//!   most `POLL`) and writing out what the room queued for it. A timed-out
-//!   read is an `Error::Io` of kind `WouldBlock` (or `TimedOut` on some
-//!   platforms) and loses nothing: the adapter keeps every byte and any
-//!   half-received message, and the next `read` carries on. A client silent
-//!   for `IDLE` is pinged (browsers answer by themselves), and dropped if
-//!   still silent after as long again.
-//! * **Slow clients cannot stall the room.** Every member has a bounded
-//!   queue (`std::sync::mpsc::sync_channel`, `QUEUE` messages). The
-//!   broadcaster never blocks: it `try_send`s to each queue, and a member
-//!   whose queue is full (a client that stopped reading, so its thread is
-//!   stuck writing) is dropped from the room and its socket shut down, which
-//!   wakes its thread. Messages are `Arc<str>`, shared by every queue.
-//!
-//!   A thread waits in `read` at most `POLL` before it drains its queue, so
-//!   even a client that keeps up is dropped if the room produces more than
-//!   `QUEUE` messages within one `POLL` (about 10,000 a second). Hence a
-//!   rate limit: each member may send `RATE` messages a second, in bursts
-//!   of up to `BURST`. Without it, one client flooding the room would
-//!   overflow everybody's queue and empty the room. (A room that must go
-//!   past that ceiling would have each thread wait on its queue, with
-//!   `recv_timeout`, and read a non-blocking socket instead.)
-//! * **Compression.** permessage-deflate (RFC 7692) is on
-//!   (`Config::deflate = Some(DeflateConfig::default())`): browsers offer
-//!   it, the engine accepts and compresses the JSON both ways, and the
-//!   limits below apply to the inflated messages.
+//!   [`WebSocketStream::accept_with`] as a request whose `is_websocket()` is
+//!   false; [`route`] answers `GET /` with the page, upgrades `/ws`, says
+//!   404 to anything else, and refuses upgrades whose `Origin` is not this
+//!   server (RFC 6455 §10.2), so another site's page cannot join the room
+//!   in its visitor's name.
+//! * **Two tasks per member, no polling.** The connection is split: the
+//!   member's own task reads (and acts on what the page says), a writer
+//!   task sends what the room queued for it. Both sleep until there is
+//!   something to do.
+//! * **Encode once, send to many.** Every broadcast is serialized once
+//!   (`serde_json`) into one [`PreparedMessage`]: the frame is built once
+//!   and each member's queue holds a reference to it (an `Arc`), which the
+//!   writer hands to the socket with no copy
+//!   ([`WsWriteHalf::send_prepared`]).
+//! * **Backpressure in bytes, not in a poll window.** A member's queue is
+//!   unbounded in count but budgeted in bytes: the room adds each message's
+//!   length to the member's backlog, the writer takes it off once the
+//!   socket took the message, as fast as the socket takes bytes. A member
+//!   that keeps reading is never dropped, however many others speak at
+//!   once. A member is dropped only when its backlog passes
+//!   [`Options::max_backlog`], or its socket takes no message for
+//!   [`Options::stall_timeout`]; it is told with a Close (1008, with the
+//!   reason) if its socket still takes one within
+//!   [`Options::close_grace`], and its departure is announced.
+//! * **Presence as events.** The welcome carries the member list and the
+//!   count once; after that, joins and leaves are events with the new count
+//!   (a wave of N joins costs O(N²) small events, not O(N³) bytes of lists).
+//! * **Timers from the engine.** Keepalive Pings (and dropping a peer that
+//!   answers none), the handshake and closing deadlines are `Config`'s
+//!   (`keepalive_interval`, `handshake_timeout`, `close_timeout`), run by
+//!   the adapter's reading side.
 //! * **Untrusted input.** The engine bounds frames and messages
-//!   (`MAX_FRAME`); the server parses the JSON itself and checks names (1 to
-//!   `MAX_NAME` characters, no control characters, unique ignoring case) and
-//!   messages (at most `MAX_TEXT` characters), answering mistakes with an
-//!   error the page shows.
+//!   (`MAX_FRAME`); names are 1 to `MAX_NAME` characters, no control
+//!   characters, unique ignoring case; messages at most `MAX_TEXT`
+//!   characters; each member may send `rate` messages a second in bursts of
+//!   `burst`. Mistakes are answered with an error the page shows.
+//! * **No swallowed errors.** Every error is printed with the peer's
+//!   address and the member carries on or leaves; none is dropped silently.
 //!
-//! The page is `examples/chat.html`, built in with `include_str!`. A browser
-//! test relies on its element ids: `#name`, `#join`, `#error`, `#count`,
-//! `ul#members` (one `li` per name), `#log` (one element per message,
-//! "name: text"), `#message`, `#send`, `#leave`.
+//! # permessage-deflate
+//!
+//! Browsers offer it, and the server accepts with
+//! `server_no_context_takeover` (`DeflateConfig::local_no_context_takeover`):
+//! every message it sends starts from an empty window, so one compressed
+//! frame is valid on every connection. Each broadcast is compressed once
+//! ([`PreparedMessage::with_deflate`]) and that frame goes to every member
+//! that agreed (with a full 15-bit window); the plain frame goes to the
+//! others. Messages under 64 bytes (most presence events, short lines) are
+//! sent plain, as compression would not pay. Pages compress what they send
+//! with their own context, which the server inflates per connection. (The
+//! alternative, a compressor per member with context takeover, costs one
+//! compression per member per message and ~300 KiB per member;
+//! BENCHMARKS.md, "Chat", measures this choice.)
+//!
+//! # Several processes: `--redis`
+//!
+//! With `--redis URL`, processes share one room through Redis (keys under
+//! `--room`, default `hybi-chat`). Every room change goes through Redis and
+//! comes back to every process on one pub/sub channel, so every member of
+//! every process sees the same events in the same order:
+//!
+//! * **Members** live in a hash, one field per name (lowercased, so names
+//!   stay unique across processes), whose value names the owner (process
+//!   and connection). A join is one Lua script, atomic in Redis: claim the
+//!   name (`HSETNX`), count (`HLEN`), publish the join event with the count,
+//!   and return the member list as of that event. The joining process keeps
+//!   the list and welcomes the member when its own join event comes back
+//!   on the channel; events that arrive between the two are held for the
+//!   member, so the welcome plus the events after it are exactly the room.
+//!   A leave is another script (delete the field if it is ours, count,
+//!   publish). A message is a plain `PUBLISH`.
+//! * **A process that dies** leaves its members in the hash. Each process
+//!   keeps a key of its own alive (`SET .. PX ttl`, refreshed every third of
+//!   `node_ttl`, 15 s by default) and every process runs a reaper as often:
+//!   a script that removes every member whose process key expired and
+//!   publishes a leave for each (only the script that deletes a field
+//!   announces it, so once). So the others see a dead process's members
+//!   leave within about `node_ttl`. A process that was presumed dead (it
+//!   stalled past its ttl) and reaped disconnects those members with 1012
+//!   when their leave comes back, so their pages can rejoin.
+//! * **A clean stop** (Ctrl-C) closes every member with 1001, publishes
+//!   their leaves, and deletes the process key.
+//! * If the connection to Redis is lost, the process stops with an error
+//!   (its members' pages see the connection drop). The scripts touch keys
+//!   they compute from the room's name, so this needs a single Redis, not a
+//!   Redis Cluster.
 //!
 //! # Protocol
 //!
-//! JSON text messages, one object per message, every value a string except
-//! in `presence`:
+//! JSON text messages, one object per message, tagged by `type`
+//! ([`ClientMessage`], [`ServerMessage`]):
 //!
 //! ```text
 //! page -> server  {"type":"join","name":"ada"}
 //!                 {"type":"message","text":"hello"}
-//! server -> page  {"type":"welcome","name":"ada"}                  you are in
-//!                 {"type":"presence","event":"join","name":"ada",  someone joined
-//!                  "count":2,"members":["bob","ada"]}               or left ("leave")
+//! server -> page  {"type":"welcome","name":"ada","count":2,        you are in; who is here
+//!                  "members":["bob","ada"]}
+//!                 {"type":"presence","event":"join","name":"cy",   someone joined
+//!                  "count":3}                                      or left ("leave")
 //!                 {"type":"message","name":"ada","text":"hello"}   to everyone
 //!                 {"type":"error","text":"That name is taken."}    to you only
 //! ```
+//!
+//! The page is `examples/chat.html`, built in with `include_str!`. A browser
+//! test (`tests/interop/browser_chat.mjs`) relies on its element ids:
+//! `#name`, `#join`, `#error`, `#count`, `ul#members` (one `li` per name),
+//! `#activity`, `#log` (one element per message, "name: text"), `#message`,
+//! `#send`, `#leave`.
 
-use std::collections::VecDeque;
-use std::fmt::Write as _;
-use std::io::ErrorKind;
-use std::iter::Peekable;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::str::Chars;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use hybi::io::blocking::WebSocket;
+use hybi::io::tokio::{WebSocketStream, WsReadHalf, WsWriteHalf};
 use hybi::io::{Error, Message};
-use hybi::{CloseCode, Config, DeflateConfig, Request};
-use hybi::{Decision, Reject};
+use hybi::{CloseCode, Config, Decision, DeflateConfig, PreparedMessage, Reject, Request};
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{timeout, Instant};
+
+// The parts, each in its own file under examples/chat/ (the paths are
+// relative to this file, so a test can include it with `#[path]` too).
+#[path = "chat/member.rs"]
+mod member;
+#[path = "chat/redis_room.rs"]
+mod redis_room;
+#[path = "chat/room.rs"]
+mod room;
+use member::*;
+use redis_room::*;
+use room::*;
 
 /// The page: HTML, CSS and the script, no external assets.
 const PAGE: &str = include_str!("chat.html");
 
-/// Messages waiting for one member before it counts as too slow.
-const QUEUE: usize = 256;
-/// How long a socket read waits before the thread looks at its queue.
-const POLL: Duration = Duration::from_millis(25);
-/// How long a client may take to send its request.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one write may block before the client counts as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Silence after which a client is pinged, and after which, once pinged,
-/// it counts as gone (a laptop closed without a goodbye).
-const IDLE: Duration = Duration::from_secs(30);
 /// Largest frame and message accepted from a page, in bytes: a chat line
 /// of `MAX_TEXT` characters in JSON fits many times over.
-const MAX_FRAME: usize = 16 * 1024;
+const MAX_FRAME: u64 = 16 * 1024;
 /// Longest name, in characters.
 const MAX_NAME: usize = 24;
 /// Longest message, in characters.
 const MAX_TEXT: usize = 500;
-/// Messages a member may send per second, on average...
-const RATE: f64 = 5.0;
-/// ...and at once.
-const BURST: f64 = 10.0;
+/// Messages a writer takes from its queue at a time.
+const BATCH: usize = 256;
 
-fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let listener = TcpListener::bind(&addr)?;
-    println!("chat room on http://{}/", listener.local_addr()?);
+const USAGE: &str = "\
+usage: chat [ADDR] [--redis URL] [--room NAME] [--quiet]
 
-    let room = Arc::new(Mutex::new(Room::default()));
-    let mut next_id = 0u64;
-    for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => {
-                eprintln!("accept: {error}");
-                continue;
-            }
-        };
-        next_id += 1;
-        let id = next_id;
-        let room = Arc::clone(&room);
-        std::thread::spawn(move || {
-            let peer = stream.peer_addr().ok();
-            if let Err(error) = serve(id, stream, &room) {
-                eprintln!("{}: {error}", describe(peer));
-            }
-        });
-    }
-    Ok(())
+  ADDR           where to listen (default 127.0.0.1:8080); the page is at
+                 http://ADDR/ and the WebSocket at ws://ADDR/ws
+  --redis URL    share the room with every chat process on this Redis
+                 (redis://HOST:PORT), through pub/sub
+  --room NAME    the Redis key prefix of the room (default hybi-chat)
+  --quiet        do not print joins, leaves and page loads
+  --help         print this and exit
+";
+
+// ---------------------------------------------------------------------------
+// The protocol.
+
+/// What a page sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ClientMessage {
+    /// Join the room under a name.
+    Join { name: String },
+    /// Say something to everyone.
+    Message { text: String },
 }
 
-/// Serves one connection: the page, a 404, or a member of the room.
-fn serve(id: u64, stream: TcpStream, room: &Mutex<Room>) -> Result<(), Error> {
-    let peer = stream.peer_addr().ok();
-    stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    stream.set_nodelay(true)?;
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ServerMessage {
+    /// You are in, as `name`; the room as of your joining.
+    Welcome {
+        name: String,
+        count: usize,
+        members: Vec<String>,
+    },
+    /// Someone joined or left; the room's size after it.
+    Presence {
+        event: Presence,
+        name: String,
+        count: usize,
+    },
+    /// A member said something.
+    Message { name: String, text: String },
+    /// Your last message was refused (to you only).
+    Error { text: String },
+}
 
-    let mut config = Config::default();
-    config.plain_http_requests = true;
-    config.max_frame_size = MAX_FRAME as u64;
-    config.max_message_size = MAX_FRAME as u64;
-    config.deflate = Some(DeflateConfig::default());
-    let mut answered = None;
-    let mut ws = match WebSocket::accept_with(stream, config, |request| {
-        let decision = route(request);
-        if let Decision::Reject(reject) = &decision {
-            answered = Some(format!("{} {}", request.target(), reject.status()));
-        }
-        decision
-    }) {
-        Ok(ws) => ws,
-        // The hook answered with a page or an error: this connection is done.
-        Err(Error::Refused(_)) if answered.is_some() => {
-            println!("{}: GET {}", describe(peer), answered.unwrap_or_default());
-            return Ok(());
-        }
-        // A connection opened and never used (browsers open spare ones) is
-        // not worth a line.
-        Err(error) if error.is_would_block() => return Ok(()),
-        Err(error) => return Err(error),
-    };
+/// A presence event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Join,
+    Leave,
+}
 
-    // From here on a read waits at most POLL, then the queue gets a look.
-    ws.get_mut().set_read_timeout(Some(POLL))?;
-    let socket = ws.get_ref().try_clone()?;
-    let (queue_tx, queue) = sync_channel(QUEUE);
-    let mut member = Member {
-        id,
-        name: None,
-        queue: Some(queue_tx),
-        socket: Some(socket),
-        allowance: BURST,
-        checked: Instant::now(),
-    };
-    let result = session(&mut ws, &mut member, &queue, room);
-    if member.name.is_some() && !lock(room).leave(id) {
-        // The room dropped this member for not reading and shut its socket
-        // down: the failed write or read that ended the session is expected.
-        return Ok(());
+// ---------------------------------------------------------------------------
+// Options and the command line.
+
+/// How the room runs. `Options::default()` is what `chat` with no arguments
+/// does.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where `main` listens (`serve` is handed a listener instead).
+    pub addr: String,
+    /// Share the room through this Redis (`redis://HOST:PORT`).
+    pub redis: Option<String>,
+    /// The Redis key prefix of the room.
+    pub room: String,
+    /// Bytes queued for one member, beyond which it is dropped (1008).
+    /// Default 4 MiB: 5,000 members all speaking at once queue about 600 KiB
+    /// for each member, and the queue holds references, not copies.
+    pub max_backlog: usize,
+    /// A member whose socket takes no message for this long is dropped.
+    /// Default 20 s, the same as the keepalive's Pong deadline.
+    pub stall_timeout: Duration,
+    /// How long a dropped member's Close may take to be written, and its
+    /// closing handshake to complete, before the socket is just closed.
+    pub close_grace: Duration,
+    /// Accept permessage-deflate, sending each broadcast compressed once.
+    pub deflate: bool,
+    /// Messages a member may send per second, on average...
+    pub rate: f64,
+    /// ...and at once.
+    pub burst: f64,
+    /// With Redis: how long a process's key outlives its last refresh;
+    /// members of a process silent for longer are removed by the others.
+    pub node_ttl: Duration,
+    /// Print no line per join, leave and page load.
+    pub quiet: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            addr: "127.0.0.1:8080".into(),
+            redis: None,
+            room: "hybi-chat".into(),
+            max_backlog: 4 << 20,
+            stall_timeout: Duration::from_secs(20),
+            close_grace: Duration::from_secs(5),
+            deflate: true,
+            rate: 5.0,
+            burst: 10.0,
+            node_ttl: Duration::from_secs(15),
+            quiet: false,
+        }
     }
-    result
+}
+
+impl Options {
+    /// Parses the command line (without the program's name): `None` for
+    /// `--help`, `Err` for a mistake (with the usage).
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+        let mut options = Options::default();
+        let mut addr = None;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |flag: &str| {
+                args.next()
+                    .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "--help" | "-h" => return Ok(None),
+                "--redis" => options.redis = Some(value("--redis")?),
+                "--room" => options.room = value("--room")?,
+                "--quiet" => options.quiet = true,
+                flag if flag.starts_with('-') => {
+                    return Err(format!("unknown option {flag}\n\n{USAGE}"))
+                }
+                _ if addr.is_none() => addr = Some(arg),
+                _ => return Err(format!("unexpected argument {arg}\n\n{USAGE}")),
+            }
+        }
+        if let Some(addr) = addr {
+            options.addr = addr;
+        }
+        Ok(Some(options))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match Options::from_args(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(mistake) => {
+            eprint!("{mistake}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(&options.addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", options.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("chat room on http://{addr}/"),
+        Err(error) => eprintln!("chat room on {} ({error})", options.addr),
+    }
+    let stop = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            eprintln!("cannot wait for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+    match serve_until(listener, options, stop).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("chat: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Serving.
+
+/// Serves the room on `listener` until an error ends it (the Redis
+/// connection lost). Dropping the future ends every connection at once,
+/// with no goodbye, as if the process died.
+pub async fn serve(listener: TcpListener, options: Options) -> std::io::Result<()> {
+    serve_until(listener, options, std::future::pending()).await
+}
+
+/// [`serve`] until `stop` completes, then closes every member (1001),
+/// announces their leaves and returns.
+pub async fn serve_until(
+    listener: TcpListener,
+    options: Options,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (room, mut background) = Room::open(options).await?;
+    let mut connections = JoinSet::new();
+    let mut next_id = 0u64;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    next_id += 1;
+                    connections.spawn(connection(stream, peer, next_id, Arc::clone(&room)));
+                }
+                // Out of file descriptors, usually: say so, and give the
+                // members that leave a moment to free some.
+                Err(error) => {
+                    eprintln!("accept: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(ended) = connections.join_next() => {
+                if let Err(error) = ended {
+                    eprintln!("a connection's task failed: {error}");
+                }
+            }
+            Some(ended) = background.join_next(), if !background.is_empty() => {
+                let error = match ended {
+                    Ok(error) => error,
+                    Err(error) => std::io::Error::other(error),
+                };
+                room.kick_all(CloseCode::INTERNAL_ERROR, "the room's Redis connection failed");
+                drain(&mut connections, room.options.close_grace).await;
+                return Err(error);
+            }
+            () = &mut stop => {
+                room.shutdown().await;
+                drain(&mut connections, room.options.close_grace).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Lets the connections finish their closing handshakes, for at most
+/// `grace`; the rest are dropped with the set.
+async fn drain(connections: &mut JoinSet<()>, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, connections.join_next()).await {}
 }
 
 /// What the hook answers to each request.
@@ -211,7 +433,7 @@ fn route(request: &Request<'_>) -> Decision<'static> {
         return Decision::reject(404, "not found\n");
     }
     // A browser always sends Origin; refuse pages from other sites. Tools
-    // that send none (scripts, the client example) are let in.
+    // that send none (scripts, the load test) are let in.
     if let Some(origin) = request.origin() {
         let authority = origin
             .strip_prefix("http://")
@@ -223,423 +445,30 @@ fn route(request: &Request<'_>) -> Decision<'static> {
     Decision::accept()
 }
 
-/// One connection's side of the room, before and after it joins.
-struct Member {
-    id: u64,
-    /// Set once the room accepted a name.
-    name: Option<String>,
-    /// The sending half of this connection's queue, until the room takes it.
-    queue: Option<SyncSender<Arc<str>>>,
-    /// A handle on the socket for the room to shut down, until it takes it.
-    socket: Option<TcpStream>,
-    /// Messages this member may still send now (a token bucket).
-    allowance: f64,
-    /// When the allowance was last topped up.
-    checked: Instant,
-}
-
-/// The loop of one WebSocket connection: write out what the room queued,
-/// then read with a short timeout, until the connection ends.
-fn session(
-    ws: &mut WebSocket<TcpStream>,
-    member: &mut Member,
-    queue: &Receiver<Arc<str>>,
-    room: &Mutex<Room>,
-) -> Result<(), Error> {
-    let mut last_heard = Instant::now();
-    let mut pinged = false;
-    loop {
-        // 1. Everything the room queued for us, without waiting.
-        loop {
-            match queue.try_recv() {
-                Ok(text) => match ws.send_text(&text) {
-                    Ok(()) => {}
-                    // Closing: the read below finishes the handshake.
-                    Err(Error::Usage(_)) => break,
-                    Err(error) => return Err(error),
-                },
-                Err(TryRecvError::Empty) => break,
-                // The room dropped us (our queue overflowed) and shut the
-                // socket down; nothing more can be said.
-                Err(TryRecvError::Disconnected) => return Ok(()),
+/// One TCP connection: the page, a 404, or a member of the room.
+async fn connection(stream: TcpStream, peer: SocketAddr, id: u64, room: Arc<Room>) {
+    if let Err(error) = stream.set_nodelay(true) {
+        eprintln!("{peer}: TCP_NODELAY: {error}");
+    }
+    let mut answered = None;
+    let accepted = WebSocketStream::accept_with(stream, room.config.clone(), |request| {
+        let decision = route(request);
+        if let Decision::Reject(reject) = &decision {
+            answered = Some(format!("{} {}", request.target(), reject.status()));
+        }
+        decision
+    })
+    .await;
+    match accepted {
+        Ok(ws) => member(ws, peer, id, room).await,
+        // The hook answered with the page or an error: this connection is done.
+        Err(Error::Refused(_)) if answered.is_some() => {
+            if !room.options.quiet {
+                println!("{peer}: GET {}", answered.unwrap_or_default());
             }
         }
-        // 2. The next message from the page, waiting at most POLL.
-        let message = ws.read();
-        if let Ok(Some(_)) = message {
-            (last_heard, pinged) = (Instant::now(), false);
-        }
-        match message {
-            Ok(Some(Message::Text(text))) => {
-                if let Some(error) = handle(&text, member, room) {
-                    let reply = format!(r#"{{"type":"error","text":{}}}"#, json_string(error));
-                    match ws.send_text(&reply) {
-                        Ok(()) | Err(Error::Usage(_)) => {}
-                        Err(error) => return Err(error),
-                    }
-                }
-            }
-            Ok(Some(Message::Binary(_))) => {
-                // Not part of the protocol: end the conversation politely.
-                match ws.close(CloseCode::UNSUPPORTED_DATA, "text messages only") {
-                    Ok(()) | Err(Error::Usage(_)) => {}
-                    Err(error) => return Err(error),
-                }
-            }
-            // Pings are answered and a Close replied to by the engine.
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok(()),
-            // Nothing within POLL. After a long silence, check the client
-            // is still there: a browser answers a Ping by itself.
-            Err(error) if error.is_would_block() => {
-                if last_heard.elapsed() > IDLE && !pinged {
-                    pinged = true;
-                    match ws.ping(b"") {
-                        Ok(()) | Err(Error::Usage(_)) => {}
-                        Err(error) => return Err(error),
-                    }
-                } else if last_heard.elapsed() > 2 * IDLE {
-                    let gone = std::io::Error::new(ErrorKind::TimedOut, "no answer to a ping");
-                    return Err(Error::Io(gone));
-                }
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// Acts on one message from a page; `Some` is an error to show it.
-fn handle(text: &str, member: &mut Member, room: &Mutex<Room>) -> Option<&'static str> {
-    let Some(fields) = parse_object(text) else {
-        return Some("Malformed message.");
-    };
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    match field("type") {
-        Some("join") => {
-            if member.name.is_some() {
-                return Some("You have already joined.");
-            }
-            let name = match check_name(field("name").unwrap_or_default()) {
-                Ok(name) => name,
-                Err(error) => return Some(error),
-            };
-            let (Some(queue), Some(socket)) = (member.queue.take(), member.socket.take()) else {
-                return Some("You have already joined.");
-            };
-            match lock(room).join(member.id, name, queue, socket) {
-                Ok(name) => member.name = Some(name),
-                Err((error, queue, socket)) => {
-                    // Keep the connection: the page may try another name.
-                    member.queue = Some(queue);
-                    member.socket = Some(socket);
-                    return Some(error);
-                }
-            }
-        }
-        Some("message") => {
-            if member.name.is_none() {
-                return Some("Join the room first.");
-            }
-            let text = field("text").unwrap_or_default().trim();
-            if text.chars().count() > MAX_TEXT {
-                return Some("Messages are at most 500 characters.");
-            }
-            let now = Instant::now();
-            let refill = now.duration_since(member.checked).as_secs_f64() * RATE;
-            member.allowance = (member.allowance + refill).min(BURST);
-            member.checked = now;
-            if member.allowance < 1.0 {
-                return Some("You are sending too fast; wait a moment.");
-            }
-            member.allowance -= 1.0;
-            if !text.is_empty() {
-                // Control characters (a pasted newline) become spaces.
-                let text: String = text
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .collect();
-                lock(room).say(member.id, &text);
-            }
-        }
-        _ => return Some("Unknown message type."),
-    }
-    None
-}
-
-/// A name as the room will show it, or why it cannot be one.
-fn check_name(name: &str) -> Result<String, &'static str> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("Please choose a name.");
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err("Names are at most 24 characters.");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("Names cannot contain control characters.");
-    }
-    Ok(name.to_string())
-}
-
-/// Who is in the room: each member's name, queue and socket, in order of
-/// arrival.
-#[derive(Default)]
-struct Room {
-    members: Vec<Joined>,
-}
-
-struct Joined {
-    id: u64,
-    name: String,
-    queue: SyncSender<Arc<str>>,
-    /// A clone of the member's socket, to wake its thread when it is dropped.
-    socket: TcpStream,
-}
-
-/// A join refused: the reason, and the queue and socket handed back.
-type Refused = (&'static str, SyncSender<Arc<str>>, TcpStream);
-
-impl Room {
-    /// Adds a member and tells everyone; the name must be free (ignoring
-    /// case).
-    fn join(
-        &mut self,
-        id: u64,
-        name: String,
-        queue: SyncSender<Arc<str>>,
-        socket: TcpStream,
-    ) -> Result<String, Refused> {
-        let lower = name.to_lowercase();
-        if self.members.iter().any(|m| m.name.to_lowercase() == lower) {
-            return Err(("That name is taken.", queue, socket));
-        }
-        // The queue is new and empty: the welcome fits, and arrives first.
-        let welcome = format!(r#"{{"type":"welcome","name":{}}}"#, json_string(&name));
-        let _ = queue.try_send(welcome.into());
-        println!("{name} joined");
-        self.members.push(Joined {
-            id,
-            name: name.clone(),
-            queue,
-            socket,
-        });
-        self.broadcast(self.presence("join", &name));
-        Ok(name)
-    }
-
-    /// Removes a member and tells everyone; `false` if it was no longer
-    /// here (dropped for not reading).
-    fn leave(&mut self, id: u64) -> bool {
-        let Some(i) = self.members.iter().position(|m| m.id == id) else {
-            return false;
-        };
-        let gone = self.members.remove(i);
-        println!("{} left", gone.name);
-        self.broadcast(self.presence("leave", &gone.name));
-        true
-    }
-
-    /// Sends a member's message to everyone, the member included.
-    fn say(&mut self, id: u64, text: &str) {
-        let Some(member) = self.members.iter().find(|m| m.id == id) else {
-            return;
-        };
-        let message = format!(
-            r#"{{"type":"message","name":{},"text":{}}}"#,
-            json_string(&member.name),
-            json_string(text)
-        );
-        self.broadcast(message);
-    }
-
-    /// Queues `message` for every member without ever blocking. A member
-    /// whose queue is full is dropped and its socket shut down, and that is
-    /// announced in turn.
-    fn broadcast(&mut self, message: String) {
-        let mut pending = VecDeque::from([message]);
-        while let Some(message) = pending.pop_front() {
-            let message: Arc<str> = message.into();
-            let mut dropped = Vec::new();
-            self.members
-                .retain(|member| match member.queue.try_send(Arc::clone(&message)) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_)) => {
-                        println!("{} is not reading; disconnected", member.name);
-                        // Wakes its thread, even in a blocked write.
-                        let _ = member.socket.shutdown(Shutdown::Both);
-                        dropped.push(member.name.clone());
-                        false
-                    }
-                    // Its thread is gone without leaving (it panicked).
-                    Err(TrySendError::Disconnected(_)) => {
-                        dropped.push(member.name.clone());
-                        false
-                    }
-                });
-            for name in dropped {
-                pending.push_back(self.presence("leave", &name));
-            }
-        }
-    }
-
-    /// The `presence` message after `name` joined or left.
-    fn presence(&self, event: &str, name: &str) -> String {
-        let mut members = String::new();
-        for (i, member) in self.members.iter().enumerate() {
-            if i > 0 {
-                members.push(',');
-            }
-            members.push_str(&json_string(&member.name));
-        }
-        format!(
-            r#"{{"type":"presence","event":{},"name":{},"count":{},"members":[{}]}}"#,
-            json_string(event),
-            json_string(name),
-            self.members.len(),
-            members
-        )
-    }
-}
-
-/// The room, even if a thread panicked while holding it (the room's
-/// invariants hold between any two statements).
-fn lock(room: &Mutex<Room>) -> std::sync::MutexGuard<'_, Room> {
-    room.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn describe(peer: Option<SocketAddr>) -> String {
-    peer.map_or_else(|| "?".to_string(), |peer| peer.to_string())
-}
-
-/// `text` as a JSON string literal, quotes included (RFC 8259 §7).
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            // Other control characters, and the two line separators some
-            // JavaScript parsers once refused.
-            c if c < ' ' || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Parses a flat JSON object whose values are all strings, such as
-/// `{"type":"join","name":"ada"}`, into its fields in order. Anything else
-/// (another value type, nesting, trailing bytes) is `None`.
-fn parse_object(input: &str) -> Option<Vec<(String, String)>> {
-    let mut parser = Parser {
-        chars: input.chars().peekable(),
-    };
-    if !parser.eat('{') {
-        return None;
-    }
-    let mut fields = Vec::new();
-    if !parser.eat('}') {
-        loop {
-            let key = parser.string()?;
-            if !parser.eat(':') {
-                return None;
-            }
-            let value = parser.string()?;
-            fields.push((key, value));
-            if parser.eat('}') {
-                break;
-            }
-            if !parser.eat(',') {
-                return None;
-            }
-        }
-    }
-    parser.skip_whitespace();
-    parser.chars.next().is_none().then_some(fields)
-}
-
-struct Parser<'a> {
-    chars: Peekable<Chars<'a>>,
-}
-
-impl Parser<'_> {
-    fn skip_whitespace(&mut self) {
-        while self
-            .chars
-            .next_if(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
-            .is_some()
-        {}
-    }
-
-    /// Skips whitespace, then takes `c` if it is next.
-    fn eat(&mut self, c: char) -> bool {
-        self.skip_whitespace();
-        self.chars.next_if_eq(&c).is_some()
-    }
-
-    /// A string literal, escapes decoded.
-    fn string(&mut self) -> Option<String> {
-        if !self.eat('"') {
-            return None;
-        }
-        let mut out = String::new();
-        loop {
-            match self.chars.next()? {
-                '"' => return Some(out),
-                '\\' => out.push(match self.chars.next()? {
-                    '"' => '"',
-                    '\\' => '\\',
-                    '/' => '/',
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    'n' => '\n',
-                    'r' => '\r',
-                    't' => '\t',
-                    'u' => self.escaped_char()?,
-                    _ => return None,
-                }),
-                // Raw control characters are not allowed in a JSON string.
-                c if c < ' ' => return None,
-                c => out.push(c),
-            }
-        }
-    }
-
-    /// The character of a `\uXXXX` escape (its `\u` already taken),
-    /// joining a surrogate pair.
-    fn escaped_char(&mut self) -> Option<char> {
-        let high = self.hex4()?;
-        if !(0xD800..0xDC00).contains(&high) {
-            // A lone low surrogate is not a character: from_u32 says None.
-            return char::from_u32(high);
-        }
-        if self.chars.next()? != '\\' || self.chars.next()? != 'u' {
-            return None;
-        }
-        let low = self.hex4()?;
-        if !(0xDC00..0xE000).contains(&low) {
-            return None;
-        }
-        char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let mut value = 0;
-        for _ in 0..4 {
-            value = value * 16 + self.chars.next()?.to_digit(16)?;
-        }
-        Some(value)
+        // A connection opened and closed unused (browsers open spare ones).
+        Err(Error::Closed) => {}
+        Err(error) => eprintln!("{peer}: handshake: {error}"),
     }
 }

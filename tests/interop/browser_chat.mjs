@@ -1,5 +1,6 @@
 // Headless Chromium in the chat example (examples/chat.rs): two pages join
-// under different names, see each other in the member list, exchange
+// under different names, see each other in the member list (Bob's from the
+// welcome, Ada's from the join event, whose count #activity shows), exchange
 // messages both ways (one by the Send button, one by Enter), a long one
 // (the chat's limit of 500 characters of repetitive text, non-ASCII
 // included) arrives whole, a taken name is refused with an error, and one
@@ -11,7 +12,7 @@
 // far fewer bytes than its text, both ways. Saves screenshots under
 // target/interop/.
 //
-// Usage: node tests/interop/browser_chat.mjs   (after `cargo build --example chat`)
+// Usage: node tests/interop/browser_chat.mjs   (after `cargo build --features tokio --example chat`)
 // Environment: CARGO_TARGET_DIR (default: target), CHROMIUM (default:
 // /usr/bin/chromium).
 //
@@ -60,7 +61,7 @@ let server = null;
 const serverLines = [];
 
 function startServer() {
-  if (!existsSync(CHAT)) throw new Error(`${CHAT} is missing: run cargo build --example chat first`);
+  if (!existsSync(CHAT)) throw new Error(`${CHAT} is missing: run cargo build --features tokio --example chat first`);
   server = spawn(CHAT, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let buffered = '';
   return new Promise((resolve, reject) => {
@@ -222,6 +223,12 @@ async function expectLog(p, lines) {
   ok(`${p.label} log shows ${JSON.stringify(lines)}`);
 }
 
+/** The page's last presence event, as #activity shows it. */
+async function expectActivity(p, line) {
+  await waitFor(p, `activity ${JSON.stringify(line)}`, (line) => document.getElementById('activity').textContent === line, line);
+  ok(`${p.label} shows ${JSON.stringify(line)}`);
+}
+
 /** The page's open WebSocket: permessage-deflate, no subprotocol; the 101 accepted the offer. */
 async function expectDeflate(p) {
   const sockets = await p.page.evaluate(() =>
@@ -266,6 +273,7 @@ async function run(browser, url) {
   await expectRoom(ada, ['Ada', 'Bob']);
   assert.equal(await text(bob, '#error'), '', 'the error is cleared on joining');
   await serverSaid('Bob joined');
+  await expectActivity(ada, 'Bob joined · 2 online');
   await expectDeflate(ada);
   await expectDeflate(bob);
 
@@ -311,6 +319,7 @@ async function run(browser, url) {
   assert.equal(await text(bob, '#error'), '', 'no error after leaving');
   ok("Bob's page is back in the lobby, with no error");
   await expectRoom(ada, ['Ada']);
+  await expectActivity(ada, 'Bob left · 1 online');
   await serverSaid('Bob left');
   await expectLog(ada, three);
   const adaOpen = await ada.page.evaluate(() => window.__sockets.filter((ws) => ws.readyState === 1).length);

@@ -45,6 +45,9 @@ fn examples() -> Vec<&'static str> {
     if cfg!(feature = "axum") {
         names.push("axum_server");
     }
+    if cfg!(feature = "tokio") {
+        names.push("chat");
+    }
     names
 }
 

@@ -48,8 +48,12 @@ impl Inflated {
 #[derive(Debug)]
 pub(super) struct DeflateState {
     pub(super) params: DeflateParams,
-    /// `None` when the agreed window is too small to compress with.
+    /// Made at the first message that is compressed (a server that only
+    /// sends prepared or short messages never pays for one); never when the
+    /// agreed window is too small to compress with.
     pub(super) deflater: Option<Deflater>,
+    /// Its state and buffers are made at the first compressed message
+    /// received (see `Inflater`).
     pub(super) inflater: Inflater,
 }
 
@@ -195,9 +199,15 @@ impl<S: Storage> Connection<S> {
         mask: Option<[u8; 4]>,
     ) -> Option<Result<(), UsageError>> {
         let first = opcode != Opcode::Continuation;
-        let deflater = self.deflate.as_mut()?.deflater.as_mut()?;
+        let state = self.deflate.as_deref_mut()?;
+        let config = self.config.deflate.as_ref()?;
+        if !state.params.compresses() {
+            return None;
+        }
         let compress = match first {
-            true => compression == Compression::Auto && deflater.wants(payload.len(), fin),
+            true => {
+                compression == Compression::Auto && Deflater::wants(config, payload.len(), fin)
+            }
             false => self.sending_compressed,
         };
         if !compress {
@@ -210,6 +220,10 @@ impl<S: Storage> Connection<S> {
         if !self.tx.has_room(worst, limit) {
             return Some(Err(UsageError::OutputFull));
         }
+        let params = state.params;
+        let deflater = state
+            .deflater
+            .get_or_insert_with(|| Deflater::new(config, &params));
         let rsv = if first { RSV1 } else { 0 };
         self.tx
             .queue_frame_filled(opcode, fin, rsv, mask, limit, |out, cap| {
@@ -229,12 +243,12 @@ impl<S: Storage> Connection<S> {
     /// Turns permessage-deflate on with what was agreed.
     #[cfg(feature = "deflate")]
     pub(crate) fn enable_deflate(&mut self, params: DeflateParams) {
-        let Some(config) = self.deflate_config() else {
+        if self.deflate_config().is_none() {
             return;
-        };
+        }
         let state = DeflateState {
             params,
-            deflater: Deflater::new(config, &params),
+            deflater: None,
             inflater: Inflater::new(&params),
         };
         self.rx.enable_compression(MAX_COMPRESSED_CHUNK);

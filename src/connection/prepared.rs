@@ -123,12 +123,10 @@ impl PreparedMessage {
             remote_max_window_bits: 15,
         };
         let payload = &frames.plain[frames.plain.len() - frames.payload_len..];
-        let Some(mut deflater) = Deflater::new(deflate, &params) else {
-            return self;
-        };
-        if !deflater.wants(payload.len(), true) {
+        if !Deflater::wants(deflate, payload.len(), true) {
             return self;
         }
+        let mut deflater = Deflater::new(deflate, &params);
         let mut body = Vec::new();
         deflater.compress_into(payload, true, &mut body, usize::MAX);
         if body.len() >= payload.len() {

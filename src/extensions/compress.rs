@@ -28,36 +28,33 @@ pub(crate) struct Deflater {
     stream: Compress,
     /// `local_no_context_takeover`: start each message from an empty window.
     reset_each_message: bool,
-    min_size: usize,
 }
 
 impl core::fmt::Debug for Deflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Deflater")
             .field("reset_each_message", &self.reset_each_message)
-            .field("min_size", &self.min_size)
             .finish_non_exhaustive()
     }
 }
 
 impl Deflater {
-    /// `None` when the agreed window is one zlib cannot compress with (8
-    /// bits): then every message goes out uncompressed.
-    pub(crate) fn new(config: &DeflateConfig, params: &DeflateParams) -> Option<Self> {
-        if !params.compresses() {
-            return None;
-        }
+    /// A compressor for what was agreed. The caller checks
+    /// [`DeflateParams::compresses`] first: zlib cannot compress with an
+    /// 8-bit window, and then every message goes out uncompressed.
+    pub(crate) fn new(config: &DeflateConfig, params: &DeflateParams) -> Self {
         let level = Compression::new(u32::from(config.level()));
-        Some(Deflater {
-            stream: Compress::new_with_window_bits(level, false, params.local_max_window_bits),
+        // flate2 takes 9..=15 (an 8-bit agreement never gets here).
+        let bits = params.local_max_window_bits.clamp(9, 15);
+        Deflater {
+            stream: Compress::new_with_window_bits(level, false, bits),
             reset_each_message: params.local_no_context_takeover,
-            min_size: config.min_compress_size,
-        })
+        }
     }
 
     /// Whether a message starting with this frame is worth compressing.
-    pub(crate) fn wants(&self, first_payload: usize, fin: bool) -> bool {
-        !fin || first_payload >= self.min_size
+    pub(crate) fn wants(config: &DeflateConfig, first_payload: usize, fin: bool) -> bool {
+        !fin || first_payload >= config.min_compress_size
     }
 
     /// An upper bound on the compressed size of `n` bytes in one frame, so

@@ -42,7 +42,10 @@ pub(crate) const MAX_COMPRESSED_CHUNK: usize = 16 * 1024;
 pub(crate) const OUTPUT_CHUNK: usize = 32 * 1024;
 
 pub(crate) struct Inflater {
-    stream: Decompress,
+    /// Made at the first compressed message, with `window_bits`: a peer
+    /// that never compresses costs no zlib state and no buffers.
+    stream: Option<Decompress>,
+    window_bits: u8,
     /// `remote_no_context_takeover`: reset after every message.
     reset_each_message: bool,
     /// Compressed bytes not yet inflated (a chunk's rest, then the tail).
@@ -91,11 +94,12 @@ impl Inflater {
         // the same with a 9-bit one.
         let bits = params.remote_max_window_bits.clamp(9, 15);
         Inflater {
-            stream: Decompress::new_with_window_bits(false, bits),
+            stream: None,
+            window_bits: bits,
             reset_each_message: params.remote_no_context_takeover,
-            staged: Vec::with_capacity(MAX_COMPRESSED_CHUNK + TAIL.len()),
+            staged: Vec::new(),
             staged_pos: 0,
-            out: vec![0; OUTPUT_CHUNK],
+            out: Vec::new(),
             out_len: 0,
             handed_out: 0,
             maybe_more: false,
@@ -133,6 +137,11 @@ impl Inflater {
         max_message_size: u64,
     ) -> Result<Option<Ready>, ProtocolError> {
         debug_assert!(!self.is_busy());
+        if self.out.is_empty() {
+            // The first compressed message: the buffers, once.
+            self.out = vec![0; OUTPUT_CHUNK];
+            self.staged.reserve(MAX_COMPRESSED_CHUNK + TAIL.len());
+        }
         self.kind = Some(kind);
         self.message_input += chunk.len() as u64;
         self.begin_step();
@@ -209,12 +218,14 @@ impl Inflater {
                 // After a final block nothing more belongs to the stream.
                 return Ok(input.len());
             }
-            let (in_before, out_before) = (self.stream.total_in(), self.stream.total_out());
-            let status =
-                self.stream
-                    .decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync);
-            let took = (self.stream.total_in() - in_before) as usize;
-            let made = (self.stream.total_out() - out_before) as usize;
+            let bits = self.window_bits;
+            let stream = self
+                .stream
+                .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            let (in_before, out_before) = (stream.total_in(), stream.total_out());
+            let status = stream.decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync);
+            let took = (stream.total_in() - in_before) as usize;
+            let made = (stream.total_out() - out_before) as usize;
             let Ok(status) = status else {
                 // What was inflated before the bad bits is handed out first,
                 // as it would have been had the input come in smaller
@@ -315,7 +326,9 @@ impl Inflater {
         self.message_len = 0;
         self.message_input = 0;
         if self.reset_each_message || self.stream_ended {
-            self.stream.reset(false);
+            if let Some(stream) = self.stream.as_mut() {
+                stream.reset(false);
+            }
             self.stream_ended = false;
         }
     }

@@ -54,6 +54,9 @@ pub(crate) struct ReadBuffer<B> {
     buf: B,
     start: usize,
     end: usize,
+    /// The last read filled all the room it was given: more was likely
+    /// waiting (see `spare_growing`).
+    was_full: bool,
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> ReadBuffer<B> {
@@ -62,6 +65,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> ReadBuffer<B> {
             buf,
             start: 0,
             end: 0,
+            was_full: false,
         }
     }
 
@@ -102,7 +106,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> ReadBuffer<B> {
 
     /// `n` bytes were read into [`spare`](Self::spare).
     pub(crate) fn filled(&mut self, n: usize) {
-        self.end = (self.end + n).min(self.buf.as_ref().len());
+        let len = self.buf.as_ref().len();
+        self.end = (self.end + n).min(len);
+        self.was_full = n > 0 && self.end == len;
     }
 
     pub(crate) fn into_inner(self) -> B {
@@ -112,12 +118,32 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> ReadBuffer<B> {
 
 #[cfg(feature = "alloc")]
 impl ReadBuffer<Vec<u8>> {
-    /// Bytes read from the transport per call on the heap adapters.
+    /// The most bytes read from the transport per call on the heap
+    /// adapters.
     pub(crate) const CHUNK: usize = 64 * 1024;
+    /// What a heap buffer starts with: a connection of small messages (a
+    /// chat member, a feed) never needs more, and thousands of them stay
+    /// small.
+    pub(crate) const START: usize = 4 * 1024;
 
-    /// A heap buffer of [`CHUNK`](Self::CHUNK) bytes.
+    /// A heap buffer of [`START`](Self::START) bytes, growing to
+    /// [`CHUNK`](Self::CHUNK) as the traffic asks (see
+    /// [`spare_growing`](Self::spare_growing)).
     pub(crate) fn heap() -> Self {
-        Self::new(alloc::vec![0; Self::CHUNK])
+        Self::new(alloc::vec![0; Self::START])
+    }
+
+    /// [`spare`](ReadBuffer::spare), after doubling the buffer (up to
+    /// [`CHUNK`](Self::CHUNK)) when the last read filled all its room: a
+    /// stream of large messages reaches full-size reads after a few reads,
+    /// and the buffer never shrinks, so steady state allocates nothing.
+    pub(crate) fn spare_growing(&mut self) -> Result<&mut [u8], BufferFull> {
+        if self.was_full && self.buf.len() < Self::CHUNK {
+            let len = (self.buf.len() * 2).min(Self::CHUNK);
+            self.buf.resize(len, 0);
+            self.was_full = false;
+        }
+        self.spare()
     }
 
     /// Appends bytes that arrived by another way (those a proxy or an HTTP

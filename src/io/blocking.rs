@@ -557,7 +557,7 @@ impl<S: Transport> WebSocket<S> {
         }
         let bound = self.bound_wait()?;
         let result = loop {
-            let spare = self.core.input.spare()?;
+            let spare = self.core.input.spare_growing()?;
             match self.stream.read(spare) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 other => break other,

@@ -12,7 +12,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::super::driver::{Driver, HeapCore, Step};
 use super::super::{is_disconnect, Error, Message};
-use crate::adapter::{Payload, Queued};
+use crate::adapter::{Payload, Queued, ReadBuffer};
 use crate::close::CloseCode;
 use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, State, Transmit};
@@ -24,9 +24,6 @@ use crate::time::Instant;
 /// Sends wait while more than this many bytes are queued (or half of
 /// `max_buffered_output`, if less).
 const HIGH_WATER: usize = 1 << 20;
-
-/// Bytes read from the transport per call.
-const READ_CHUNK: usize = 64 * 1024;
 
 /// Which half is polling: each has its own slot for write-readiness wakers.
 #[derive(Debug, Clone, Copy)]
@@ -161,7 +158,7 @@ pub(super) struct Inner<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     pub(super) fn new(conn: Connection, stream: S, max_buffered_output: usize) -> Self {
         Inner {
-            core: HeapCore::new(conn, alloc::vec![0; READ_CHUNK]),
+            core: HeapCore::new(conn, ReadBuffer::heap().into_inner()),
             stream,
             driver: Driver::default(),
             clock: ::tokio::time::Instant::now(),
@@ -331,7 +328,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             return Poll::Ready(Err(Error::Io(ErrorKind::UnexpectedEof.into())));
         }
         loop {
-            let spare = self.core.input.spare()?;
+            let spare = self.core.input.spare_growing()?;
             let mut read = ReadBuf::new(spare);
             match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
                 Poll::Pending => return Poll::Pending,

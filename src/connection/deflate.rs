@@ -205,9 +205,7 @@ impl<S: Storage> Connection<S> {
             return None;
         }
         let compress = match first {
-            true => {
-                compression == Compression::Auto && Deflater::wants(config, payload.len(), fin)
-            }
+            true => compression == Compression::Auto && Deflater::wants(config, payload.len(), fin),
             false => self.sending_compressed,
         };
         if !compress {

@@ -223,7 +223,8 @@ impl Inflater {
                 .stream
                 .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
             let (in_before, out_before) = (stream.total_in(), stream.total_out());
-            let status = stream.decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync);
+            let status =
+                stream.decompress(rest, &mut self.out[self.out_len..], FlushDecompress::Sync);
             let took = (stream.total_in() - in_before) as usize;
             let made = (stream.total_out() - out_before) as usize;
             let Ok(status) = status else {

@@ -402,6 +402,10 @@ pub async fn serve_until(
                 return Err(error);
             }
             () = &mut stop => {
+                // The heartbeat, reaper and subscription first: a heartbeat
+                // that ran after `forget` would bring this process's key
+                // back (seen in CI: a key left in Redis after a clean stop).
+                background.shutdown().await;
                 room.shutdown().await;
                 drain(&mut connections, room.options.close_grace).await;
                 return Ok(());

@@ -32,9 +32,12 @@
 //!   something to do.
 //! * **Encode once, send to many.** Every broadcast is serialized once
 //!   (`serde_json`) into one [`PreparedMessage`]: the frame is built once
-//!   and each member's queue holds a reference to it (an `Arc`), which the
-//!   writer hands to the socket with no copy
-//!   ([`WsWriteHalf::send_prepared`]).
+//!   and each member's queue holds a reference to it (an `Arc`). The
+//!   writer takes everything queued at once, feeds it to the engine
+//!   ([`WsWriteHalf::feed_prepared`]) and flushes once: a member behind by
+//!   a burst of broadcasts gets them in one write, not one system call per
+//!   message (at 100 members all speaking, 3.4x the deliveries per second
+//!   of one `send_prepared` each; BENCHMARKS.md).
 //! * **Backpressure in bytes, not in a poll window.** A member's queue is
 //!   unbounded in count but budgeted in bytes: the room adds each message's
 //!   length to the member's backlog, the writer takes it off once the

@@ -310,3 +310,132 @@ async fn adapters_send_prepared_messages_over_tcp() {
     assert_eq!(got, Some(Message::Text(text)));
     server.join().unwrap();
 }
+
+/// A transport that counts the writes that took bytes.
+struct CountingWrites<S> {
+    inner: S,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingWrites<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for CountingWrites<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// `feed_prepared` queues a burst and one flush writes it: the small frames
+/// of a burst take one write, not one each; a large frame in the middle is
+/// written from the message without breaking the order; the peer reads
+/// every message in order. Through the whole stream and through the write
+/// half of a split one.
+#[tokio::test]
+async fn a_fed_burst_goes_out_in_one_write() {
+    use hybi::io::tokio::WebSocketStream;
+    use hybi::io::Message;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    for split in [false, true] {
+        let (client_io, server_io) = tokio::io::duplex(4 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let server_io = CountingWrites {
+            inner: server_io,
+            writes: writes.clone(),
+        };
+        let client = tokio::spawn(async move {
+            let request = hybi::ClientRequest::new("ws://example.com/chat").unwrap();
+            let mut ws = WebSocketStream::connect(request, client_io, Config::default())
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            while let Some(message) = ws.next().await {
+                got.push(message.unwrap());
+            }
+            got
+        });
+        let mut server = WebSocketStream::accept(server_io, Config::default())
+            .await
+            .unwrap();
+        let small: Vec<PreparedMessage> = (0..200)
+            .map(|i| PreparedMessage::text(&chat_line(i)))
+            .collect();
+        let large: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let large = PreparedMessage::binary(&large);
+        let before = writes.load(Ordering::SeqCst);
+        if split {
+            let (read, mut write) = server.split();
+            for message in &small[..100] {
+                write.feed_prepared(message).await.unwrap();
+            }
+            assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
+            write.flush().await.unwrap();
+            assert_eq!(writes.load(Ordering::SeqCst), before + 1);
+            write.feed_prepared(&large).await.unwrap();
+            for message in &small[100..] {
+                write.feed_prepared(message).await.unwrap();
+            }
+            write.flush().await.unwrap();
+            server = read.reunite(write).unwrap();
+        } else {
+            for message in &small[..100] {
+                server.feed_prepared(message).await.unwrap();
+            }
+            assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
+            server.flush().await.unwrap();
+            assert_eq!(writes.load(Ordering::SeqCst), before + 1);
+            server.feed_prepared(&large).await.unwrap();
+            for message in &small[100..] {
+                server.feed_prepared(message).await.unwrap();
+            }
+            server.flush().await.unwrap();
+        }
+        // The large frame is written as `send_prepared` writes it; the 100
+        // small frames after it take one more write.
+        let taken = writes.load(Ordering::SeqCst) - before;
+        assert!(taken <= 3, "{taken} writes for 201 messages");
+        server.close(hybi::CloseCode::NORMAL, "").await.unwrap();
+        while server.next().await.is_some() {}
+        let got = client.await.unwrap();
+        let mut want: Vec<Message> = (0..100).map(|i| Message::Text(chat_line(i))).collect();
+        want.push(Message::Binary(
+            (0..20_000u32).map(|i| (i % 251) as u8).collect(),
+        ));
+        want.extend((100..200).map(|i| Message::Text(chat_line(i))));
+        assert_eq!(got.len(), want.len() + 1, "the messages, then the Close");
+        assert_eq!(&got[..want.len()], &want[..]);
+        assert!(matches!(got.last(), Some(Message::Close(_))));
+    }
+}

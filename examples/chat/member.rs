@@ -263,7 +263,9 @@ pub(super) fn check_name(name: &str) -> Result<String, &'static str> {
 }
 
 /// Sends what the room queued for one member, as fast as its socket takes
-/// it, until the queue closes or the member is kicked.
+/// it, until the queue closes or the member is kicked. A burst is fed to
+/// the engine and flushed once, so a member behind by many broadcasts
+/// catches up in a few writes instead of one per message.
 pub(super) async fn write_loop(
     mut write: WsWriteHalf<TcpStream>,
     mut queued: mpsc::UnboundedReceiver<PreparedMessage>,
@@ -283,24 +285,49 @@ pub(super) async fn write_loop(
             return Ok(WriterEnd::Done);
         }
         for message in batch.drain(..) {
-            let sent = tokio::select! {
+            // Waits only while the engine holds more than its high-water
+            // mark, writing meanwhile.
+            let fed = tokio::select! {
                 biased;
                 () = shared.kicked.notified() => return close(&mut write, &shared, &room).await,
-                sent = timeout(stall, write.send_prepared(&message)) => sent,
+                fed = timeout(stall, write.feed_prepared(&message)) => fed,
             };
             shared.backlog.fetch_sub(message.len(), Ordering::Relaxed);
-            match sent {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => return Err(error),
-                // A cancelled send loses nothing: what the socket did not
-                // take is in the engine, ahead of the Close.
-                Err(_) => {
-                    let reason = format!("not reading for {}s", stall.as_secs());
-                    shared.kick(CloseCode::POLICY, reason.clone());
-                    room.drop_member(id, reason).await;
-                    return close(&mut write, &shared, &room).await;
-                }
+            if let Some(end) = stalled(fed, &mut write, &shared, id, &room).await? {
+                return Ok(end);
             }
+        }
+        let flushed = tokio::select! {
+            biased;
+            () = shared.kicked.notified() => return close(&mut write, &shared, &room).await,
+            flushed = timeout(stall, write.flush()) => flushed,
+        };
+        if let Some(end) = stalled(flushed, &mut write, &shared, id, &room).await? {
+            return Ok(end);
+        }
+    }
+}
+
+/// What a write that may have stalled means for the member: nothing (it
+/// went), the member's end (its socket took nothing for the stall time: it
+/// is dropped and told why), or the transport's error.
+async fn stalled(
+    written: Result<Result<(), Error>, tokio::time::error::Elapsed>,
+    write: &mut WsWriteHalf<TcpStream>,
+    shared: &Shared,
+    id: u64,
+    room: &Arc<Room>,
+) -> Result<Option<WriterEnd>, Error> {
+    match written {
+        Ok(Ok(())) => Ok(None),
+        Ok(Err(error)) => Err(error),
+        // A cancelled send loses nothing: what the socket did not take is
+        // in the engine, ahead of the Close.
+        Err(_) => {
+            let reason = format!("not reading for {}s", room.options.stall_timeout.as_secs());
+            shared.kick(CloseCode::POLICY, reason.clone());
+            room.drop_member(id, reason).await;
+            close(write, shared, room).await.map(Some)
         }
     }
 }

@@ -37,7 +37,9 @@
 //! repository and `npm ci` in perf/chat-node (perf/run.sh does both).
 //! Writes `results/chat.json`. Environment: `HYBI_CHAT_SIZES` and
 //! `HYBI_CHAT_SERVERS` (comma-separated subsets), `HYBI_CHAT_DEFLATE_MAX`
-//! (largest room for the deflate variants, default 1000).
+//! (largest room for the deflate variants, default 1000); the server
+//! `hybi-before` runs the chat binary `HYBI_CHAT_BEFORE` names, to compare
+//! two builds in one run.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -123,7 +125,15 @@ fn start(kind: &str) -> Server {
             cmd.arg("--deflate");
         }
     } else {
-        cmd.arg(target.join("release/examples/chat"))
+        // `hybi-before`: another build of the chat, for a before/after
+        // comparison in one run (`HYBI_CHAT_BEFORE`, the binary's path).
+        let binary = match kind {
+            "hybi-before" => PathBuf::from(
+                std::env::var("HYBI_CHAT_BEFORE").expect("HYBI_CHAT_BEFORE names a chat binary"),
+            ),
+            _ => target.join("release/examples/chat"),
+        };
+        cmd.arg(binary)
             .args(["127.0.0.1:0", "--quiet"])
             .env("TOKIO_WORKER_THREADS", "1");
     }

@@ -103,6 +103,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
         send::send_prepared(&mut self.shared, message).await
     }
 
+    /// Queues a prepared message for the next flush; see
+    /// [`WebSocketStream::feed_prepared`].
+    pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        send::feed_prepared(&mut self.shared, message).await
+    }
+
     /// Sends one frame of a message; see [`WebSocketStream::send_fragment`].
     pub async fn send_fragment(
         &mut self,

@@ -12,7 +12,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::super::driver::{Driver, HeapCore, Step};
 use super::super::{is_disconnect, Error, Message};
-use crate::adapter::{Payload, Queued, ReadBuffer};
+use crate::adapter::{Payload, Queued, ReadBuffer, EXTERNAL_MIN};
 use crate::close::CloseCode;
 use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, State, Transmit};
@@ -553,6 +553,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         ready!(self.poll_room(cx, high_water))?;
         let frame = self.core.conn.send_prepared(message)?;
         Poll::Ready(self.write_external(cx, frame))
+    }
+
+    /// Queues a prepared message once there is room, without writing it:
+    /// a small frame is copied into the engine, where the next flush writes
+    /// it together with whatever else is queued (one write for a burst, not
+    /// one per message); a large one is written as `poll_prepared` does,
+    /// since its copy would cost more than the write it saves.
+    pub(super) fn poll_feed_prepared(
+        &mut self,
+        cx: &mut Context<'_>,
+        message: &PreparedMessage,
+    ) -> Poll<Result<(), Error>> {
+        let high_water = self.high_water;
+        ready!(self.poll_room(cx, high_water))?;
+        let frame = self.core.conn.send_prepared(message)?;
+        if frame.len() >= EXTERNAL_MIN {
+            return Poll::Ready(self.write_external(cx, frame));
+        }
+        self.core.buffer_owed(frame)?;
+        Poll::Ready(Ok(()))
     }
 
     /// Writes the header `queue_external` queued and `payload` after it

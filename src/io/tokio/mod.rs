@@ -218,6 +218,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         send::send_prepared(&mut self.inner, message).await
     }
 
+    /// Queues a [`PreparedMessage`] without waiting for it to be written:
+    /// it goes out at the next [`flush`](Self::flush) or send, in one write
+    /// with everything queued before it. For a burst (a chat member's
+    /// backlog of broadcasts), feed each and flush once: one system call
+    /// instead of one per message. Waits only while more than the
+    /// high-water mark is queued (writing meanwhile), so memory stays
+    /// bounded however many are fed. A frame of 8 KiB or more is written
+    /// from the message at once, as [`send_prepared`](Self::send_prepared)
+    /// does; a smaller one is copied into the engine.
+    pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        send::feed_prepared(&mut self.inner, message).await
+    }
+
     /// Sends one frame of a message (`fin` false leaves it open for more)
     /// from borrowed bytes, with the same waiting as [`send`](Self::send).
     pub async fn send_fragment(

@@ -82,6 +82,19 @@ where
     flush(access).await
 }
 
+/// Queues a prepared message for the next flush, waiting only while the
+/// output is above the high-water mark.
+pub(super) async fn feed_prepared<S, A>(
+    access: &mut A,
+    message: &PreparedMessage,
+) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    A: Access<S>,
+{
+    poll_fn(|cx| access.with(|inner| inner.poll_feed_prepared(cx, message))).await
+}
+
 /// Sends one frame of a message from borrowed bytes, with the same waiting.
 pub(super) async fn send_fragment<S, A>(
     access: &mut A,

@@ -175,6 +175,10 @@ const MAX_NAME: usize = 24;
 const MAX_TEXT: usize = 500;
 /// Messages a writer takes from its queue at a time.
 const BATCH: usize = 256;
+/// Bytes a writer feeds the engine before it flushes: enough frames per
+/// write that system calls stop mattering, few enough that the engine's
+/// output buffer a burst grows (and keeps, for the next one) stays small.
+const FLUSH_AT: usize = 4 * 1024;
 
 const USAGE: &str = "\
 usage: chat [ADDR] [--redis URL] [--room NAME] [--quiet]

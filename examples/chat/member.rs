@@ -262,10 +262,27 @@ pub(super) fn check_name(name: &str) -> Result<String, &'static str> {
     Ok(name.to_string())
 }
 
+/// One write of the writer's, bounded: returns from `write_loop` with the
+/// member's end if the member is kicked first, or if its socket takes
+/// nothing for the stall time (then it is dropped and told why).
+macro_rules! write_or_end {
+    ($write:ident, $shared:ident, $id:ident, $room:ident, $op:expr) => {{
+        let written = tokio::select! {
+            biased;
+            () = $shared.kicked.notified() => return close(&mut $write, &$shared, &$room).await,
+            written = timeout($room.options.stall_timeout, $op) => written,
+        };
+        if let Some(end) = stalled(written, &mut $write, &$shared, $id, &$room).await? {
+            return Ok(end);
+        }
+    }};
+}
+
 /// Sends what the room queued for one member, as fast as its socket takes
 /// it, until the queue closes or the member is kicked. A burst is fed to
-/// the engine and flushed once, so a member behind by many broadcasts
-/// catches up in a few writes instead of one per message.
+/// the engine and flushed every [`FLUSH_AT`] bytes and at its end, so a
+/// member behind by many broadcasts catches up in a few writes instead of
+/// one per message.
 pub(super) async fn write_loop(
     mut write: WsWriteHalf<TcpStream>,
     mut queued: mpsc::UnboundedReceiver<PreparedMessage>,
@@ -274,7 +291,6 @@ pub(super) async fn write_loop(
     room: Arc<Room>,
 ) -> Result<WriterEnd, Error> {
     let mut batch = Vec::with_capacity(BATCH);
-    let stall = room.options.stall_timeout;
     loop {
         let n = tokio::select! {
             biased;
@@ -287,24 +303,13 @@ pub(super) async fn write_loop(
         for message in batch.drain(..) {
             // Waits only while the engine holds more than its high-water
             // mark, writing meanwhile.
-            let fed = tokio::select! {
-                biased;
-                () = shared.kicked.notified() => return close(&mut write, &shared, &room).await,
-                fed = timeout(stall, write.feed_prepared(&message)) => fed,
-            };
+            write_or_end!(write, shared, id, room, write.feed_prepared(&message));
             shared.backlog.fetch_sub(message.len(), Ordering::Relaxed);
-            if let Some(end) = stalled(fed, &mut write, &shared, id, &room).await? {
-                return Ok(end);
+            if write.buffered_output() >= FLUSH_AT {
+                write_or_end!(write, shared, id, room, write.flush());
             }
         }
-        let flushed = tokio::select! {
-            biased;
-            () = shared.kicked.notified() => return close(&mut write, &shared, &room).await,
-            flushed = timeout(stall, write.flush()) => flushed,
-        };
-        if let Some(end) = stalled(flushed, &mut write, &shared, id, &room).await? {
-            return Ok(end);
-        }
+        write_or_end!(write, shared, id, room, write.flush());
     }
 }
 

@@ -395,32 +395,28 @@ async fn a_fed_burst_goes_out_in_one_write() {
         let large: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         let large = PreparedMessage::binary(&large);
         let before = writes.load(Ordering::SeqCst);
+        // The same calls on the whole stream and on the write half.
+        macro_rules! feed_and_flush {
+            ($ws:expr) => {
+                for message in &small[..100] {
+                    $ws.feed_prepared(message).await.unwrap();
+                }
+                assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
+                $ws.flush().await.unwrap();
+                assert_eq!(writes.load(Ordering::SeqCst), before + 1);
+                $ws.feed_prepared(&large).await.unwrap();
+                for message in &small[100..] {
+                    $ws.feed_prepared(message).await.unwrap();
+                }
+                $ws.flush().await.unwrap();
+            };
+        }
         if split {
             let (read, mut write) = server.split();
-            for message in &small[..100] {
-                write.feed_prepared(message).await.unwrap();
-            }
-            assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
-            write.flush().await.unwrap();
-            assert_eq!(writes.load(Ordering::SeqCst), before + 1);
-            write.feed_prepared(&large).await.unwrap();
-            for message in &small[100..] {
-                write.feed_prepared(message).await.unwrap();
-            }
-            write.flush().await.unwrap();
+            feed_and_flush!(write);
             server = read.reunite(write).unwrap();
         } else {
-            for message in &small[..100] {
-                server.feed_prepared(message).await.unwrap();
-            }
-            assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
-            server.flush().await.unwrap();
-            assert_eq!(writes.load(Ordering::SeqCst), before + 1);
-            server.feed_prepared(&large).await.unwrap();
-            for message in &small[100..] {
-                server.feed_prepared(message).await.unwrap();
-            }
-            server.flush().await.unwrap();
+            feed_and_flush!(server);
         }
         // The large frame is written as `send_prepared` writes it; the 100
         // small frames after it take one more write.

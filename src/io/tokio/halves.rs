@@ -100,13 +100,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriteHalf<S> {
 
     /// Sends a prepared message; see [`WebSocketStream::send_prepared`].
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        send::send_prepared(&mut self.shared, message).await
+        send::send_prepared(&mut self.shared, message, false).await
     }
 
     /// Queues a prepared message for the next flush; see
     /// [`WebSocketStream::feed_prepared`].
     pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        send::feed_prepared(&mut self.shared, message).await
+        send::send_prepared(&mut self.shared, message, true).await
     }
 
     /// Sends one frame of a message; see [`WebSocketStream::send_fragment`].

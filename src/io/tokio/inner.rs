@@ -541,38 +541,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    /// Queues a prepared message once there is room, and writes it from
-    /// the message itself as far as the transport takes it now (the rest is
-    /// copied in, as for any external payload).
+    /// Queues a prepared message once there is room. With `feed` a small
+    /// frame is copied into the engine, where the next flush writes it with
+    /// whatever else is queued (a burst in one write, not one per message);
+    /// otherwise, and for a large frame whose copy would cost more than the
+    /// write it saves, it is written from the message itself as far as the
+    /// transport takes it now (the rest is copied in, as for any external
+    /// payload).
     pub(super) fn poll_prepared(
         &mut self,
         cx: &mut Context<'_>,
         message: &PreparedMessage,
+        feed: bool,
     ) -> Poll<Result<(), Error>> {
         let high_water = self.high_water;
         ready!(self.poll_room(cx, high_water))?;
         let frame = self.core.conn.send_prepared(message)?;
-        Poll::Ready(self.write_external(cx, frame))
-    }
-
-    /// Queues a prepared message once there is room, without writing it:
-    /// a small frame is copied into the engine, where the next flush writes
-    /// it together with whatever else is queued (one write for a burst, not
-    /// one per message); a large one is written as `poll_prepared` does,
-    /// since its copy would cost more than the write it saves.
-    pub(super) fn poll_feed_prepared(
-        &mut self,
-        cx: &mut Context<'_>,
-        message: &PreparedMessage,
-    ) -> Poll<Result<(), Error>> {
-        let high_water = self.high_water;
-        ready!(self.poll_room(cx, high_water))?;
-        let frame = self.core.conn.send_prepared(message)?;
-        if frame.len() >= EXTERNAL_MIN {
-            return Poll::Ready(self.write_external(cx, frame));
+        if feed && frame.len() < EXTERNAL_MIN {
+            self.core.buffer_owed(frame)?;
+            return Poll::Ready(Ok(()));
         }
-        self.core.buffer_owed(frame)?;
-        Poll::Ready(Ok(()))
+        Poll::Ready(self.write_external(cx, frame))
     }
 
     /// Writes the header `queue_external` queued and `payload` after it

@@ -215,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// itself with no copy, with the same waiting as [`send`](Self::send).
     /// See [`Connection::send_prepared`].
     pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        send::send_prepared(&mut self.inner, message).await
+        send::send_prepared(&mut self.inner, message, false).await
     }
 
     /// Queues a [`PreparedMessage`] without waiting for it to be written:
@@ -228,7 +228,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// from the message at once, as [`send_prepared`](Self::send_prepared)
     /// does; a smaller one is copied into the engine.
     pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        send::feed_prepared(&mut self.inner, message).await
+        send::send_prepared(&mut self.inner, message, true).await
     }
 
     /// Sends one frame of a message (`fin` false leaves it open for more)

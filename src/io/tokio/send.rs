@@ -69,30 +69,23 @@ where
 }
 
 /// Sends a prepared message (framed once for many connections) from the
-/// message itself, with the same waiting.
+/// message itself, with the same waiting; with `feed`, queues it for the
+/// next flush instead, waiting only while the output is above the
+/// high-water mark.
 pub(super) async fn send_prepared<S, A>(
     access: &mut A,
     message: &PreparedMessage,
+    feed: bool,
 ) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     A: Access<S>,
 {
-    poll_fn(|cx| access.with(|inner| inner.poll_prepared(cx, message))).await?;
+    poll_fn(|cx| access.with(|inner| inner.poll_prepared(cx, message, feed))).await?;
+    if feed {
+        return Ok(());
+    }
     flush(access).await
-}
-
-/// Queues a prepared message for the next flush, waiting only while the
-/// output is above the high-water mark.
-pub(super) async fn feed_prepared<S, A>(
-    access: &mut A,
-    message: &PreparedMessage,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    A: Access<S>,
-{
-    poll_fn(|cx| access.with(|inner| inner.poll_feed_prepared(cx, message))).await
 }
 
 /// Sends one frame of a message from borrowed bytes, with the same waiting.

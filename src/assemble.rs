@@ -101,6 +101,7 @@ impl MessageAssembler {
                     // The whole message in one chunk: no copy.
                     return Some(MessageRef::Text(chunk));
                 }
+                self.text.reserve_exact(whole_rest(&data));
                 self.text.push_str(chunk);
                 if !data.fin {
                     return None;
@@ -112,6 +113,7 @@ impl MessageAssembler {
                 if self.buffer.is_empty() && data.fin {
                     return Some(MessageRef::Binary(data.payload));
                 }
+                self.buffer.reserve_exact(whole_rest(&data));
                 self.buffer.extend_from_slice(data.payload);
                 if !data.fin {
                     return None;
@@ -136,6 +138,7 @@ impl MessageAssembler {
         match data.text() {
             Some(chunk) => {
                 if !data.fin {
+                    self.text.reserve_exact(whole_rest(&data));
                     self.text.push_str(chunk);
                     return None;
                 }
@@ -147,6 +150,7 @@ impl MessageAssembler {
             }
             None => {
                 if !data.fin {
+                    self.buffer.reserve_exact(whole_rest(&data));
                     self.buffer.extend_from_slice(data.payload);
                     return None;
                 }
@@ -166,6 +170,19 @@ impl MessageAssembler {
         } else {
             self.buffer.len() + self.text.len()
         }
+    }
+}
+
+/// What to reserve before appending `data` beyond what the buffer holds:
+/// the chunk, and the rest of the message when the engine knows it (a large
+/// frame read in many chunks), so the buffer is allocated once at the
+/// message's size instead of doubling (up to twice the memory, and a copy
+/// at each step). Without a hint, `reserve_exact` of the chunk alone would
+/// grow the buffer a chunk at a time, so the usual doubling is kept.
+fn whole_rest(data: &Data<'_>) -> usize {
+    match data.rest_hint() {
+        Some(rest) => data.payload.len().saturating_add(rest),
+        None => 0,
     }
 }
 

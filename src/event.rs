@@ -25,7 +25,7 @@ use crate::handshake::{Request, Response};
 /// [`new_binary`](Self::new_binary) (for feeding a
 /// [`MessageAssembler`](crate::MessageAssembler) yourself); a text `Data`
 /// always holds valid text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Data<'a> {
     /// Text or binary, from the message's first frame.
     pub kind: MessageKind,
@@ -35,7 +35,19 @@ pub struct Data<'a> {
     pub fin: bool,
     /// The payload as text, for a text chunk.
     text: Option<&'a str>,
+    /// See [`rest_hint`](Self::rest_hint).
+    rest: Option<usize>,
 }
+
+/// Chunks are equal when their kind, bytes and `fin` are: the size hint is
+/// not part of what was received.
+impl PartialEq for Data<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.payload == other.payload && self.fin == other.fin
+    }
+}
+
+impl Eq for Data<'_> {}
 
 impl<'a> Data<'a> {
     /// A chunk of a text message.
@@ -45,6 +57,7 @@ impl<'a> Data<'a> {
             payload: text.as_bytes(),
             fin,
             text: Some(text),
+            rest: None,
         }
     }
 
@@ -55,6 +68,7 @@ impl<'a> Data<'a> {
             payload,
             fin,
             text: None,
+            rest: None,
         }
     }
 
@@ -63,6 +77,27 @@ impl<'a> Data<'a> {
     /// handed it out.
     pub fn text(&self) -> Option<&'a str> {
         self.text
+    }
+
+    /// How many more bytes of this message the engine knows will follow
+    /// this chunk: the rest of the message's final frame, whose header gave
+    /// its length, when the message is not compressed (for text, up to 3
+    /// bytes more: a code point may be held back). `None` when more frames
+    /// may follow, for a compressed message, and for chunks built with
+    /// [`new_text`](Self::new_text) / [`new_binary`](Self::new_binary).
+    ///
+    /// For reserving the whole message at once instead of growing a buffer
+    /// chunk by chunk ([`MessageAssembler`](crate::MessageAssembler) does):
+    /// the header's length already passed `Config::max_frame_size` and
+    /// `max_message_size`, so the hint is bounded by them.
+    pub fn rest_hint(&self) -> Option<usize> {
+        self.rest
+    }
+
+    /// The chunk, with the engine's size hint.
+    pub(crate) fn with_rest_hint(mut self, rest: Option<usize>) -> Self {
+        self.rest = rest;
+        self
     }
 }
 

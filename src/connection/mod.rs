@@ -499,7 +499,10 @@ impl<S: Storage> Connection<S> {
                 end,
                 fin,
                 ..
-            } => Event::Data(Data::new_binary(&input[base + start..base + end], fin)),
+            } => Event::Data(
+                Data::new_binary(&input[base + start..base + end], fin)
+                    .with_rest_hint(self.rx.rest_hint()),
+            ),
             // RFC 6455 §8.1: text is validated here, once, as it is handed
             // out as `str`; the receiver checked only where code points end.
             Item::Data {
@@ -511,7 +514,9 @@ impl<S: Storage> Connection<S> {
             } => {
                 let bytes = &input[base + start..base + end];
                 match crate::utf8::validate_str(bytes) {
-                    Ok(text) => Event::Data(Data::new_text(text, fin)),
+                    Ok(text) => {
+                        Event::Data(Data::new_text(text, fin).with_rest_hint(self.rx.rest_hint()))
+                    }
                     Err(error) => {
                         // The valid text before the error goes out first.
                         let valid = &bytes[..error.valid_up_to()];

@@ -561,6 +561,26 @@ impl Receiver {
         self.frame = (pos < frame.len).then_some(InFrame { pos, ..frame });
     }
 
+    /// How many more bytes of the data message in progress are known to
+    /// follow: the rest of its final frame, when that frame is not
+    /// compressed (plus the at most 3 bytes of a code point held back, for
+    /// text). `None` while more frames may follow. A hint for reserving the
+    /// whole message at once; bounded by the size limits the frame's header
+    /// already passed.
+    pub(crate) fn rest_hint(&self) -> Option<usize> {
+        let frame = self.frame?;
+        if !frame.fin || frame.opcode.is_control() || self.compressed {
+            return None;
+        }
+        let held_back = match self.message {
+            Some(MessageKind::Text) => 3,
+            _ => 0,
+        };
+        usize::try_from(frame.remaining())
+            .ok()
+            .map(|rest| rest.saturating_add(held_back))
+    }
+
     /// A message ended on a code point boundary (checked by the caller), so
     /// the validator is already ready for the next one.
     fn end_message(&mut self) {

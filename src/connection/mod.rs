@@ -636,6 +636,16 @@ impl<S: Storage> Connection<S> {
         None
     }
 
+    /// Whether [`poll_transmit`](Self::poll_transmit) has anything to hand
+    /// out, without queuing an owed Pong: an adapter with nothing to write
+    /// skips its write loop.
+    pub(crate) fn has_transmit(&self) -> bool {
+        self.tx.owes_pong()
+            || !self.tx.pending().is_empty()
+            || self.tx.owed() > 0
+            || self.shutdown == Shutdown::Due
+    }
+
     /// The next instant at which [`handle_timeout`](Self::handle_timeout)
     /// must be called, if any deadline is armed (see `Config`'s timeouts).
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -389,6 +389,11 @@ impl<B: Buffer> Sender<B> {
         self.pong = Some((slot, len as u8));
     }
 
+    /// A Pong is owed and not yet queued.
+    pub(crate) fn owes_pong(&self) -> bool {
+        self.pong.is_some()
+    }
+
     /// Takes the owed Pong, if any.
     pub(crate) fn take_pong(&mut self) -> Option<([u8; MAX_CONTROL_PAYLOAD], u8)> {
         self.pong.take()

@@ -207,13 +207,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         cx: &mut Context<'_>,
         decide: &mut dyn FnMut(&Request<'_>) -> Decision<'d>,
     ) -> Poll<Result<(), Error>> {
+        // One reading of the clock for the whole poll (no waiting happens
+        // inside it), taken again after a deadline fired.
+        let mut now = self.now();
         loop {
             if matches!(self.core.conn.state(), State::Open | State::Closing) {
                 // Bytes after the handshake are frames, left for `next`.
                 return self.poll_output(cx, Side::Read, 0).map_err(Error::Io);
             }
             // Also when closed: the `Closed` event carries the error.
-            if let Some(step) = self.process(decide)? {
+            if let Some(step) = self.process(now, decide)? {
                 if let Step::Rejected(response) = step {
                     let _ = self.poll_output(cx, Side::Read, 0);
                     return Poll::Ready(Err(Error::Rejected(Box::new(response))));
@@ -231,8 +234,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if self.core.conn.state() != State::Handshaking {
                 continue;
             }
-            match self.poll_fill(cx) {
-                Poll::Pending if self.poll_timers(cx) => continue,
+            match self.poll_fill(cx, now) {
+                Poll::Pending if self.poll_timers(cx) => now = self.now(),
                 other => ready!(other)?,
             }
         }
@@ -249,8 +252,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         if self.core.conn.state() == State::Handshaking {
             return Poll::Ready(Some(Err(Error::Usage(UsageError::NotOpen))));
         }
+        // One reading of the clock for the whole poll (no waiting happens
+        // inside it), taken again after a deadline fired.
+        let mut now = self.now();
         loop {
-            match self.process(&mut |_| Decision::accept()) {
+            match self.process(now, &mut |_| Decision::accept()) {
                 Err(error) => return Poll::Ready(Some(Err(error))),
                 Ok(Some(Step::Message(message))) => {
                     // Answers (a Pong, a Close reply) go out before the
@@ -282,10 +288,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 self.finished = true;
                 return Poll::Ready(None);
             }
-            match self.poll_fill(cx) {
+            match self.poll_fill(cx, now) {
                 // A deadline passed while waiting: run it, and carry on
                 // with what it produced (a keepalive Ping, `Closed`).
-                Poll::Pending if self.poll_timers(cx) => continue,
+                Poll::Pending if self.poll_timers(cx) => now = self.now(),
                 Poll::Pending => {
                     self.wakers.set_reader(cx.waker());
                     return Poll::Pending;
@@ -313,9 +319,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// (see `Driver::process`). `None` when the buffer is used up.
     fn process<'d>(
         &mut self,
+        now: Instant,
         decide: &mut dyn FnMut(&Request<'_>) -> Decision<'d>,
     ) -> Result<Option<Step>, Error> {
-        let now = self.now();
         self.driver.process(&mut self.core, now, decide)
     }
 
@@ -323,7 +329,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// error ends the connection: after the closing handshake a reset is
     /// its end, not an error; before it, the error is reported once the
     /// events read before it are out, and the stream then ends.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>, now: Instant) -> Poll<Result<(), Error>> {
         if self.core.eof {
             return Poll::Ready(Err(Error::Io(ErrorKind::UnexpectedEof.into())));
         }
@@ -334,13 +340,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(())) => {
                     let n = read.filled().len();
-                    let now = self.now();
                     self.core.filled(n, now);
                     return Poll::Ready(Ok(()));
                 }
                 Poll::Ready(Err(e)) if e.kind() == ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => {
-                    let now = self.now();
                     if !self.core.transport_ended(is_disconnect(&e), now) {
                         self.driver.pending_error.get_or_insert(Error::Io(e));
                     }
@@ -359,6 +363,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         side: Side,
         target: usize,
     ) -> Poll<stdio::Result<()>> {
+        // Nothing to write or flush, the usual case for a reader: no loop.
+        if self.write_side == WriteSide::Open && !self.needs_flush && !self.core.conn.has_transmit()
+        {
+            return Poll::Ready(Ok(()));
+        }
         // Registered only once the transport is actually polled.
         let mut waker: Option<Waker> = None;
         let mut progressed = false;

@@ -120,6 +120,31 @@ impl Wake for Wakers {
     }
 }
 
+/// Polls a transport operation with the task's own waker first: when it
+/// is ready at once (the usual case) no shared waker is made and nothing is
+/// locked. One that would wait is polled again with the waker both halves
+/// share (made once per `poll_output`, kept in `shared`), which replaces
+/// the task's in the transport, so whichever half waits to write wakes when
+/// there is room.
+fn own_waker_first<T>(
+    shared: &mut Option<Waker>,
+    wakers: &Arc<Wakers>,
+    side: Side,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    if let Some(waker) = shared {
+        return op(&mut Context::from_waker(waker));
+    }
+    match op(cx) {
+        Poll::Pending => {
+            let waker = shared.insert(wakers.register(side, cx.waker()));
+            op(&mut Context::from_waker(waker))
+        }
+        ready => ready,
+    }
+}
+
 /// How far the transport's write side is shut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum WriteSide {
@@ -375,10 +400,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             match self.write_side {
                 WriteSide::Shut => break Poll::Ready(Ok(())),
                 WriteSide::ShuttingDown => {
-                    let waker = waker.get_or_insert_with(|| self.wakers.register(side, cx.waker()));
-                    let mut wcx = Context::from_waker(waker);
-                    let stream = Pin::new(&mut self.stream);
-                    match stream.poll_shutdown(&mut wcx) {
+                    let stream = &mut self.stream;
+                    let shut = own_waker_first(&mut waker, &self.wakers, side, cx, |cx| {
+                        Pin::new(&mut *stream).poll_shutdown(cx)
+                    });
+                    match shut {
                         Poll::Pending => break Poll::Pending,
                         // The connection is over either way: a failed FIN
                         // leaves nothing more to do.
@@ -397,9 +423,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
             match self.core.conn.poll_transmit() {
                 Some(Transmit::Bytes(bytes)) => {
-                    let waker = waker.get_or_insert_with(|| self.wakers.register(side, cx.waker()));
-                    let mut wcx = Context::from_waker(waker);
-                    match Pin::new(&mut self.stream).poll_write(&mut wcx, bytes) {
+                    let stream = &mut self.stream;
+                    let polled = own_waker_first(&mut waker, &self.wakers, side, cx, |cx| {
+                        Pin::new(&mut *stream).poll_write(cx, bytes)
+                    });
+                    match polled {
                         Poll::Pending => break Poll::Pending,
                         Poll::Ready(Ok(0)) => break Poll::Ready(Err(ErrorKind::WriteZero.into())),
                         Poll::Ready(Ok(n)) => {
@@ -419,10 +447,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
                 None => {
                     if self.needs_flush {
-                        let waker =
-                            waker.get_or_insert_with(|| self.wakers.register(side, cx.waker()));
-                        let mut wcx = Context::from_waker(waker);
-                        match Pin::new(&mut self.stream).poll_flush(&mut wcx) {
+                        let stream = &mut self.stream;
+                        let flushed = own_waker_first(&mut waker, &self.wakers, side, cx, |cx| {
+                            Pin::new(&mut *stream).poll_flush(cx)
+                        });
+                        match flushed {
                             Poll::Pending => break Poll::Pending,
                             Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
                             Poll::Ready(Ok(())) => self.needs_flush = false,

@@ -639,6 +639,7 @@ impl<S: Storage> Connection<S> {
     /// Whether [`poll_transmit`](Self::poll_transmit) has anything to hand
     /// out, without queuing an owed Pong: an adapter with nothing to write
     /// skips its write loop.
+    #[cfg(feature = "tokio")]
     pub(crate) fn has_transmit(&self) -> bool {
         self.tx.owes_pong()
             || !self.tx.pending().is_empty()

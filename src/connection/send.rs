@@ -390,6 +390,7 @@ impl<B: Buffer> Sender<B> {
     }
 
     /// A Pong is owed and not yet queued.
+    #[cfg(feature = "tokio")]
     pub(crate) fn owes_pong(&self) -> bool {
         self.pong.is_some()
     }

@@ -133,7 +133,11 @@ fn upgrade_h2(request: &Request<Incoming>, config: &Config) -> Answer {
         .extensions()
         .get::<hyper::ext::Protocol>()
         .map(|p| p.as_str());
-    let connect = match connect_request(request, protocol) {
+    // The same handshake limits as HTTP/1.1 (a 431 when over).
+    let connect = match connect_request(request, protocol).and_then(|connect| {
+        connect.check_limits(config.handshake_settings())?;
+        Ok(connect)
+    }) {
         Ok(connect) => connect,
         Err(e) => return Answer::Refuse(connect_error_response(e).map(|()| e.to_string())),
     };

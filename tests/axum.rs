@@ -467,6 +467,14 @@ async fn the_configs_handshake_limit_refuses_with_the_engine_answer() {
             Err(hybi::io::Error::Rejected(response)) => assert_eq!(response.status, 431),
             other => panic!("expected a 431, got {:?}", other.map(|_| ())),
         }
+        // The same limit over HTTP/2 (RFC 8441): 431, before any upgrade.
+        let mut send = h2_client(port).await;
+        let mut request = connect(port, "websocket", "13");
+        request
+            .headers_mut()
+            .insert("cookie", http::HeaderValue::from_str(&long).unwrap());
+        let (response, _stream) = send.send_request(request, true).unwrap();
+        assert_eq!(response.await.unwrap().status(), 431);
     })
     .await
     .expect("deadline");

@@ -236,6 +236,45 @@ fn rfc8441_example_is_valid() {
     assert_eq!(request.header("Sec-WebSocket-Version"), Some("13"));
 }
 
+/// The RFC 8441 example's header list size as RFC 9113 §6.5.2 counts it:
+/// name + value + 32 per field, pseudo-headers included.
+fn list_size(list: &[(&str, &str)]) -> usize {
+    list.iter().map(|(n, v)| n.len() + v.len() + 32).sum()
+}
+
+#[test]
+fn the_handshake_limits_hold_for_http2_as_for_http1() {
+    let request = ConnectRequest::parse(RFC8441_REQUEST).unwrap();
+    let exact = list_size(&RFC8441_REQUEST);
+    let mut config = Config::default();
+    // At the limit: accepted; one byte under it: 431.
+    config.max_handshake_size = exact;
+    assert_eq!(request.check_limits(config.handshake_settings()), Ok(()));
+    config.max_handshake_size = exact - 1;
+    let error = request
+        .check_limits(config.handshake_settings())
+        .unwrap_err();
+    assert_eq!(error, ConnectError::TooLarge);
+    assert_eq!(error.http_status(), 431);
+    // Four regular fields: at most four allowed, not three.
+    config.max_handshake_size = exact;
+    config.max_headers = 4;
+    assert_eq!(request.check_limits(config.handshake_settings()), Ok(()));
+    config.max_headers = 3;
+    assert_eq!(
+        request.check_limits(config.handshake_settings()),
+        Err(ConnectError::TooLarge)
+    );
+    // The defaults hold a long cookie out.
+    let cookie = "c".repeat(20_000);
+    let long = with(&[("cookie", Some(Box::leak(cookie.into_boxed_str())))]);
+    let request = ConnectRequest::parse(long).unwrap();
+    assert_eq!(
+        request.check_limits(Config::default().handshake_settings()),
+        Err(ConnectError::TooLarge)
+    );
+}
+
 #[test]
 fn rfc8441_example_answer() {
     // RFC 8441 §5.1: ":status = 200", "sec-websocket-protocol = chat".

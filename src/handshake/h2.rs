@@ -115,6 +115,9 @@ pub enum ConnectError {
     /// `sec-websocket-version` is missing, repeated or not `13`. 400, with
     /// the header `sec-websocket-version: 13`.
     UnsupportedVersion,
+    /// The header list is larger than the handshake limits allow (see
+    /// [`ConnectRequest::check_limits`]). 431 (RFC 6585 §5).
+    TooLarge,
 }
 
 impl ConnectError {
@@ -122,6 +125,7 @@ impl ConnectError {
     pub fn http_status(self) -> u16 {
         match self {
             ConnectError::UnsupportedProtocol => 501,
+            ConnectError::TooLarge => 431,
             _ => 400,
         }
     }
@@ -146,6 +150,7 @@ impl ConnectError {
             ConnectError::MissingPseudoHeader => ":scheme, :path or :authority missing or empty",
             ConnectError::InvalidTarget => ":scheme is not http/https or :path not origin-form",
             ConnectError::UnsupportedVersion => "sec-websocket-version is not 13",
+            ConnectError::TooLarge => "header list too large",
         }
     }
 }
@@ -357,6 +362,35 @@ impl<'a> ConnectRequest<'a> {
             .iter()
             .filter(move |(n, _)| *n == name)
             .flat_map(|&(_, v)| ListItems::new(v))
+    }
+
+    /// Holds the request to the handshake limits an HTTP/1.1 request meets
+    /// (`Config::max_handshake_size`, `Config::max_headers`), so a server
+    /// that takes both versions has one bound: at most `max_headers`
+    /// regular fields, and a header list, pseudo-headers included, of at
+    /// most `max_handshake_size` bytes counted as HTTP/2 counts it (RFC 9113
+    /// §6.5.2: each field's name and value plus 32). The HTTP/2 layer that
+    /// decoded the list may have a bound of its own
+    /// (`SETTINGS_MAX_HEADER_LIST_SIZE`); this one is the WebSocket
+    /// server's. [`ConnectError::TooLarge`] (431) when over.
+    pub fn check_limits(&self, settings: Settings<'_>) -> Result<(), ConnectError> {
+        const PER_FIELD: usize = 32;
+        let pseudo = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", self.scheme),
+            (":authority", self.authority),
+            (":path", self.path),
+        ];
+        let size = pseudo
+            .iter()
+            .chain(self.headers.iter())
+            .map(|(name, value)| name.len() + value.len() + PER_FIELD)
+            .fold(0usize, usize::saturating_add);
+        if self.headers.len() > settings.max_headers || size > settings.max_size {
+            return Err(ConnectError::TooLarge);
+        }
+        Ok(())
     }
 
     /// Accepts the request: checks `accept` (the subprotocol must have been

@@ -49,8 +49,9 @@
 //!   and permessage-deflate negotiated from
 //!   [`Config::deflate`](crate::Config::deflate); an HTTP/1.1 request is
 //!   checked again with the handshake limits of the [`Config`] given
-//!   (size, header count). (An HTTP/2 request's header list is bounded by
-//!   hyper's own limit.)
+//!   (size, header count); an HTTP/2 request's header list is held to the
+//!   same limits ([`ConnectRequest::check_limits`](crate::handshake::h2::ConnectRequest::check_limits)).
+//!   Both are checked after hyper has read the head within its own bounds.
 //! * **HTTP/2 too.** axum 0.8 serves WebSockets over HTTP/2 as extended
 //!   CONNECT (RFC 8441): `axum::serve` turns on
 //!   `SETTINGS_ENABLE_CONNECT_PROTOCOL` (with axum's `http2` feature) and
@@ -239,6 +240,9 @@ impl<F> WebSocketUpgrade<F> {
         let settings = self.config.handshake_settings();
         if self.head.version() >= Version::HTTP_2 {
             let connect = connect_request(&self.head, self.protocol.as_deref())
+                .map_err(UpgradeRejection::Connect)?;
+            connect
+                .check_limits(settings)
                 .map_err(UpgradeRejection::Connect)?;
             let chosen = self.chosen(|p| connect.offers_subprotocol(p));
             let accept = chosen.map_or_else(Accept::new, |p| Accept::new().subprotocol(p));

@@ -435,3 +435,95 @@ async fn a_fed_burst_goes_out_in_one_write() {
         assert!(matches!(got.last(), Some(Message::Close(_))));
     }
 }
+
+/// A blocking transport that counts the writes that took bytes.
+struct CountingTcp {
+    tcp: std::net::TcpStream,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::io::Read for CountingTcp {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.read(buf)
+    }
+}
+
+impl std::io::Write for CountingTcp {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.tcp.write(buf)?;
+        if n > 0 {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+impl hybi::io::blocking::Transport for CountingTcp {}
+
+/// The blocking adapter's `feed_prepared`: a fed burst is written by one
+/// flush; a long burst is written every 64 KiB, so what is queued stays
+/// bounded; the peer reads every message in order.
+#[test]
+fn the_blocking_adapter_feeds_a_burst_and_bounds_it() {
+    use hybi::io::blocking::WebSocket;
+    use hybi::io::Message;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::thread::spawn(move || {
+        let mut ws = hybi::io::connect(&format!("ws://127.0.0.1:{port}/")).unwrap();
+        let mut got = Vec::new();
+        while let Some(message) = ws.read().unwrap() {
+            got.push(message);
+        }
+        got
+    });
+    let (tcp, _) = listener.accept().unwrap();
+    let writes = Arc::new(AtomicUsize::new(0));
+    let transport = CountingTcp {
+        tcp,
+        writes: writes.clone(),
+    };
+    let mut ws = WebSocket::accept(transport, Config::default()).unwrap();
+    let lines: Vec<String> = (0..2000).map(chat_line).collect();
+    let before = writes.load(Ordering::SeqCst);
+    for line in &lines[..100] {
+        ws.feed_prepared(&PreparedMessage::text(line)).unwrap();
+    }
+    assert_eq!(writes.load(Ordering::SeqCst), before, "fed, not written");
+    ws.flush().unwrap();
+    assert_eq!(writes.load(Ordering::SeqCst), before + 1);
+    // About 520 KiB more: written as it goes, 64 KiB at a time.
+    for line in &lines[100..] {
+        ws.feed_prepared(&PreparedMessage::text(line)).unwrap();
+        assert!(ws.connection().buffered_output() < 64 * 1024 + 1024);
+    }
+    ws.flush().unwrap();
+    let taken = writes.load(Ordering::SeqCst) - before - 1;
+    // About nine 64 KiB writes; a short write (the socket's buffer full
+    // for a moment) adds one, and one write per message would be 1,900.
+    assert!(
+        (8..=100).contains(&taken),
+        "{taken} writes for 1,900 messages"
+    );
+    ws.close(hybi::CloseCode::NORMAL, "").unwrap();
+    // This transport cannot half-close (the adapter shuts a `TcpStream`'s
+    // write side itself): once the client's Close is in, dropping the
+    // connection is the server's end of the closing handshake.
+    while let Some(message) = ws.read().unwrap() {
+        if matches!(message, Message::Close(_)) {
+            break;
+        }
+    }
+    drop(ws);
+    let got = client.join().unwrap();
+    let want: Vec<Message> = lines.iter().cloned().map(Message::Text).collect();
+    assert_eq!(&got[..want.len()], &want[..]);
+    assert!(matches!(got.last(), Some(Message::Close(_))));
+}

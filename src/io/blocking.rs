@@ -57,7 +57,7 @@ use std::time::{Duration, Instant as Clock};
 
 use super::driver::{Driver, HeapCore, Step};
 use super::{is_disconnect, Error, HandshakeRequest, HandshakeResponse, Message};
-use crate::adapter::{Payload, Queued, ReadBuffer};
+use crate::adapter::{Payload, Queued, ReadBuffer, EXTERNAL_MIN};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::prepared::PreparedMessage;
@@ -140,6 +140,9 @@ impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
         (**self).set_read_timeout(timeout)
     }
 }
+
+/// Queued bytes at which [`WebSocket::feed_prepared`] writes them out.
+const FEED_FLUSH_AT: usize = 64 * 1024;
 
 /// A WebSocket connection over a blocking or non-blocking stream.
 #[derive(Debug)]
@@ -411,6 +414,26 @@ impl<S: Transport> WebSocket<S> {
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
         let frame = self.core.conn.send_prepared(message)?;
         self.write_external(frame)
+    }
+
+    /// Queues a [`PreparedMessage`] for the next [`flush`](Self::flush) (or
+    /// send) instead of writing it now: a burst fed and then flushed once
+    /// goes out in one write, not one system call per message. A small
+    /// frame is copied into the engine; a frame of 8 KiB or more is written
+    /// at once, from the message, as [`send_prepared`](Self::send_prepared)
+    /// does. Memory stays bounded however many are fed: once 64 KiB are
+    /// queued, this flushes. As with every send, a `WouldBlock` from that
+    /// flush leaves the message queued.
+    pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        let frame = self.core.conn.send_prepared(message)?;
+        if frame.len() >= EXTERNAL_MIN {
+            return self.write_external(frame);
+        }
+        self.core.buffer_owed(frame)?;
+        if self.core.conn.buffered_output() >= FEED_FLUSH_AT {
+            return self.flush();
+        }
+        Ok(())
     }
 
     /// Sends any [`Message`].

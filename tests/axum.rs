@@ -26,6 +26,7 @@
 // Reason: the example's `main` is not called here, only its `app`.
 #[allow(dead_code)]
 mod axum_server;
+mod h2_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -35,14 +36,11 @@ use std::time::{Duration, Instant as Clock};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use bytes::Bytes;
+use h2_support::{connect, deflate_config, echo_over_h2, h2_client, refusals_over_h2};
 use hybi::io::axum::{WebSocket, WebSocketUpgrade};
 use hybi::io::tokio::WebSocketStream;
 use hybi::io::Message;
-use hybi::{
-    ClientRequest, CloseCode, Config, Connection, DeflateConfig, Event, Instant, MessageKind,
-    Negotiated, OsEntropy, State, Transmit,
-};
+use hybi::{ClientRequest, CloseCode, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -57,12 +55,6 @@ async fn serve(app: Router) -> u16 {
         let _ = axum::serve(listener, app).await;
     });
     port
-}
-
-fn deflate_config() -> Config {
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
-    config
 }
 
 async fn tokio_client(port: u16, protocols: &[&str], config: Config) -> WebSocketStream<TcpStream> {
@@ -306,116 +298,11 @@ async fn the_extractor_keeps_the_request_prefers_its_own_order_and_applies_the_c
 
 // ---- HTTP/2 extended CONNECT (RFC 8441) through axum ----
 
-/// An h2 client connection, once the server's SETTINGS allowed extended
-/// CONNECT (RFC 8441 §3).
-async fn h2_client(port: u16) -> h2::client::SendRequest<Bytes> {
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (send, connection) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut send = send.ready().await.unwrap();
-    while !send.is_extended_connect_protocol_enabled() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        send = send.ready().await.unwrap();
-    }
-    send
-}
-
-/// An RFC 8441 §5.1 style request.
-fn connect(port: u16, protocol: &'static str, version: &str) -> http::Request<()> {
-    http::Request::builder()
-        .method(http::Method::CONNECT)
-        .uri(format!("http://127.0.0.1:{port}/ws"))
-        .header("sec-websocket-version", version)
-        .header("sec-websocket-protocol", "chat, echo")
-        .header("sec-websocket-extensions", DeflateConfig::default().offer())
-        .header("origin", "http://127.0.0.1")
-        .extension(h2::ext::Protocol::from_static(protocol))
-        .body(())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn http2_extended_connect_through_axum_echoes() {
     timeout(DEADLINE, async {
         let port = serve(axum_server::app()).await;
-        let mut send = h2_client(port).await;
-        let (response, mut stream) = send
-            .send_request(connect(port, "websocket", "13"), false)
-            .unwrap();
-        let response = response.await.unwrap();
-        assert_eq!(response.status(), 200);
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|v: &http::HeaderValue| v.to_str().unwrap().to_string())
-        };
-        assert_eq!(header("sec-websocket-protocol").as_deref(), Some("echo"));
-        assert_eq!(header("sec-websocket-accept"), None);
-        let answer = header("sec-websocket-extensions").expect("deflate answered");
-        let params = DeflateConfig::default()
-            .verify_answer([answer.as_str()])
-            .unwrap()
-            .unwrap();
-        let mut client = Connection::from_upgraded_client(
-            deflate_config(),
-            Negotiated::new()
-                .with_subprotocol("echo")
-                .with_deflate(params),
-            OsEntropy::new(),
-            Instant::ZERO,
-        )
-        .unwrap();
-        let mut body = response.into_body();
-
-        let message = "over an HTTP/2 stream through axum, ".repeat(20);
-        client
-            .send(MessageKind::Text, message.as_bytes(), true)
-            .unwrap();
-        client.close(CloseCode::NORMAL, "done").unwrap();
-        while let Some(Transmit::Bytes(bytes)) = client.poll_transmit() {
-            let n = bytes.len();
-            stream
-                .send_data(Bytes::copy_from_slice(bytes), false)
-                .unwrap();
-            client.transmitted(n);
-        }
-
-        let mut echoed = Vec::new();
-        let mut closed = None;
-        while closed.is_none() {
-            let mut input = match body.data().await {
-                Some(chunk) => {
-                    let chunk = chunk.unwrap();
-                    let _ = body.flow_control().release_capacity(chunk.len());
-                    chunk.to_vec()
-                }
-                None => {
-                    client.handle_eof(Instant::ZERO);
-                    Vec::new()
-                }
-            };
-            let mut pos = 0;
-            loop {
-                let event = client.handle_input(&mut input[pos..], Instant::ZERO);
-                pos += event.consumed;
-                match event.event {
-                    Some(Event::Data(data)) => echoed.extend_from_slice(data.payload),
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-            while let Some(event) = client.poll_event() {
-                if let Event::Closed(c) = event {
-                    closed = Some(c);
-                }
-            }
-        }
-        assert_eq!(String::from_utf8(echoed).unwrap(), message);
-        assert!(closed.unwrap().clean);
-        assert_eq!(client.state(), State::Closed);
+        echo_over_h2(port, &"over an HTTP/2 stream through axum, ".repeat(20)).await;
     })
     .await
     .expect("deadline");
@@ -425,20 +312,7 @@ async fn http2_extended_connect_through_axum_echoes() {
 async fn http2_refusals_through_axum() {
     timeout(DEADLINE, async {
         let port = serve(axum_server::app()).await;
-        let mut send = h2_client(port).await;
-        // RFC 6455 §4.4 over HTTP/2: 400 with the version we speak.
-        let (response, _stream) = send
-            .send_request(connect(port, "websocket", "8"), true)
-            .unwrap();
-        let response = response.await.unwrap();
-        assert_eq!(response.status(), 400);
-        assert_eq!(response.headers()["sec-websocket-version"], "13");
-        // RFC 9220 §3: an unsupported :protocol is a 501.
-        let mut send = send.ready().await.unwrap();
-        let (response, _stream) = send
-            .send_request(connect(port, "webtransport", "13"), true)
-            .unwrap();
-        assert_eq!(response.await.unwrap().status(), 501);
+        refusals_over_h2(port).await;
     })
     .await
     .expect("deadline");

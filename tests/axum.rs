@@ -26,7 +26,10 @@
 // Reason: the example's `main` is not called here, only its `app`.
 #[allow(dead_code)]
 mod axum_server;
-mod h2_support;
+#[path = "support/h2.rs"]
+mod h2_peer;
+#[path = "support/python.rs"]
+mod python;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -36,11 +39,12 @@ use std::time::{Duration, Instant as Clock};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use h2_support::{connect, deflate_config, echo_over_h2, h2_client, refusals_over_h2};
+use h2_peer::{connect, deflate_config, echo_over_h2, h2_client, refusals_over_h2};
 use hybi::io::axum::{WebSocket, WebSocketUpgrade};
 use hybi::io::tokio::WebSocketStream;
 use hybi::io::Message;
 use hybi::{ClientRequest, CloseCode, Config};
+use python::python_has;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -149,24 +153,6 @@ async fn http1_bad_upgrades_get_the_engine_answers() {
     .expect("deadline");
 }
 
-fn python_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets.sync.client"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("HYBI_INTEROP").as_deref() == Ok("1") {
-        panic!("python websockets not installed, and HYBI_INTEROP=1 requires it");
-    }
-    eprintln!("skipped: python websockets not installed (set HYBI_INTEROP=1 to require)");
-    false
-}
-
 /// Runs tests/interop/axum_client.py against `url`, killed past the
 /// deadline; returns whether it passed and what it printed.
 fn run_python_client(url: String) -> (bool, String) {
@@ -215,7 +201,7 @@ fn run_python_client(url: String) -> (bool, String) {
 
 #[tokio::test]
 async fn http1_python_websockets_client() {
-    if !python_ready() {
+    if !python_has("websockets.sync.client", "python websockets") {
         return;
     }
     let port = serve(axum_server::app()).await;

@@ -13,6 +13,9 @@
 //! Every socket has read and write timeouts and every thread is joined, so
 //! a broken adapter fails the test instead of hanging it.
 
+#[path = "support/python.rs"]
+mod python;
+
 use std::net::{TcpListener, TcpStream};
 use std::sync::OnceLock;
 use std::thread;
@@ -620,19 +623,7 @@ fn blocking_client_against_python_websockets() {
     use std::process::{Command, Stdio};
 
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    let installed = Command::new("python3")
-        .args(["-c", "import websockets.sync.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !installed {
-        assert_ne!(
-            std::env::var("HYBI_INTEROP").as_deref(),
-            Ok("1"),
-            "python websockets not installed, and HYBI_INTEROP=1 requires it"
-        );
-        eprintln!("skipped: python websockets not installed (set HYBI_INTEROP=1 to require)");
+    if !python::python_has("websockets.sync.server", "python websockets") {
         return;
     }
     /// Ends the server when the test ends, however it ends: closing its

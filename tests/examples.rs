@@ -19,10 +19,12 @@
 //! The executables come from one `cargo build --examples` run by the first
 //! test that needs them, with the features and profile this test was built
 //! with, so under `cargo test` it finds them already built (it only checks
-//! they are fresh). `chat` is left out: it is being rewritten elsewhere.
+//! they are fresh). `chat` is among them with the `tokio` feature.
 //!
 //! Every child process is waited for with a deadline and killed past it.
 
+#[path = "support/python.rs"]
+mod python;
 #[path = "support/raw.rs"]
 mod raw;
 
@@ -34,6 +36,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use python::python_has;
 use raw::{close_payload, frame, read_frame, reset, settle};
 
 /// The examples this test runs, given the features it was built with.
@@ -338,29 +341,8 @@ fn client_exits_0_when_the_server_resets_right_after_its_close() {
 
 // ---- autobahn_client against the stand-in fuzzingserver ----
 
-fn python_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import zlib, socket, threading"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var("HYBI_INTEROP").as_deref() == Ok("1") {
-        panic!("python3 not found, and HYBI_INTEROP=1 requires it");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "skipped: python3 not found (set HYBI_INTEROP=1 to require)"
-    );
-    false
-}
-
 fn autobahn_against_standin(mode: &str) {
-    if !python_ready() {
+    if !python_has("zlib, socket, threading", "python3") {
         return;
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/fuzzingserver.py");

@@ -13,7 +13,8 @@
 //!
 //! Every wait has a deadline; the server task is dropped with the runtime.
 
-mod h2_support;
+#[path = "support/h2.rs"]
+mod h2_peer;
 #[path = "../examples/hyper_server.rs"]
 // Reason: the example's `main` is not called here, only its `serve`.
 #[allow(dead_code)]
@@ -21,7 +22,7 @@ mod hyper_server;
 
 use std::time::Duration;
 
-use h2_support::{deflate_config, echo_over_h2, refusals_over_h2};
+use h2_peer::{deflate_config, echo_over_h2, refusals_over_h2};
 use hybi::io::tokio::WebSocketStream;
 use hybi::io::Message;
 use hybi::{ClientRequest, CloseCode};

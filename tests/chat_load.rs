@@ -142,18 +142,7 @@ async fn a_thousand_members_speak_at_once_and_only_the_silent_one_is_dropped() {
     .await;
     for member in &members {
         let record = member.record();
-        assert!(
-            record.wrong.is_empty(),
-            "{}: {:?}",
-            member.name,
-            record.wrong
-        );
-        assert!(
-            record.errors.is_empty(),
-            "{}: {:?}",
-            member.name,
-            record.errors
-        );
+        record.assert_clean(&member.name);
     }
     println!(
         "phase 1: {} members joined ({:?})",
@@ -277,18 +266,7 @@ async fn a_thousand_members_speak_at_once_and_only_the_silent_one_is_dropped() {
             member.name
         );
         assert!(record.view == others, "{}: sees the others", member.name);
-        assert!(
-            record.wrong.is_empty(),
-            "{}: {:?}",
-            member.name,
-            record.wrong
-        );
-        assert!(
-            record.errors.is_empty(),
-            "{}: {:?}",
-            member.name,
-            record.errors
-        );
+        record.assert_clean(&member.name);
         assert!(!record.ended, "{}: still connected", member.name);
     }
     println!(

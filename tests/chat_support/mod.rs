@@ -47,6 +47,12 @@ pub struct Record {
 }
 
 impl Record {
+    /// Asserts `name` got only the protocol and no error from the room.
+    pub fn assert_clean(&self, name: &str) {
+        assert!(self.wrong.is_empty(), "{name}: {:?}", self.wrong);
+        assert!(self.errors.is_empty(), "{name}: {:?}", self.errors);
+    }
+
     fn apply(&mut self, text: &str) {
         let message = match serde_json::from_str::<ServerMessage>(text) {
             Ok(message) => message,

@@ -4,8 +4,8 @@ chat-ratios) and perf/chat.svg from perf/results/chat.json, which
 perf/src/bin/chat.rs writes. Standard library only."""
 import json
 import os
-import re
-import sys
+
+from report import replace_block
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -100,13 +100,6 @@ def chart(rows, path):
     svg += body + ["</svg>"]
     with open(path, "w") as f:
         f.write("\n".join(svg) + "\n")
-
-
-def replace_block(text, name, content):
-    pattern = re.compile(rf"(<!-- BEGIN {re.escape(name)} -->\n).*?(<!-- END {re.escape(name)} -->)", re.S)
-    if not pattern.search(text):
-        sys.exit(f"BENCHMARKS.md has no block {name}")
-    return pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(2), text)
 
 
 def main():

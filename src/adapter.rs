@@ -27,6 +27,8 @@ use alloc::vec::Vec;
 #[cfg(feature = "embedded-io")]
 use core::ops::Range;
 
+#[cfg(feature = "std")]
+use crate::connection::prepared::PreparedMessage;
 use crate::connection::storage::Storage;
 use crate::connection::{Compression, Connection, Role};
 use crate::error::UsageError;
@@ -345,6 +347,25 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Core<S, B> {
             _ => &[],
         };
         Some([queued, rest])
+    }
+
+    /// Queues a prepared message to go out with the next flush (the
+    /// adapters' `feed_prepared`): a small frame is copied into the engine
+    /// (`None`), where one write takes it with whatever else is queued; a
+    /// frame of [`EXTERNAL_MIN`] or more is left owed (`Some`), for the
+    /// caller to write from the message, as its copy would cost more than
+    /// the write it saves.
+    #[cfg(feature = "std")]
+    pub(crate) fn feed_prepared<'m>(
+        &mut self,
+        message: &'m PreparedMessage,
+    ) -> Result<Option<&'m [u8]>, UsageError> {
+        let frame = self.conn.send_prepared(message)?;
+        if frame.len() >= EXTERNAL_MIN {
+            return Ok(Some(frame));
+        }
+        self.buffer_owed(frame)?;
+        Ok(None)
     }
 
     /// Copies the owed tail of `payload` into the engine, so the caller may

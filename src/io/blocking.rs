@@ -57,7 +57,7 @@ use std::time::{Duration, Instant as Clock};
 
 use super::driver::{Driver, HeapCore, Step};
 use super::{is_disconnect, Error, HandshakeRequest, HandshakeResponse, Message};
-use crate::adapter::{Payload, Queued, ReadBuffer, EXTERNAL_MIN};
+use crate::adapter::{Payload, Queued, ReadBuffer};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::prepared::PreparedMessage;
@@ -425,11 +425,9 @@ impl<S: Transport> WebSocket<S> {
     /// queued, this flushes. As with every send, a `WouldBlock` from that
     /// flush leaves the message queued.
     pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
-        let frame = self.core.conn.send_prepared(message)?;
-        if frame.len() >= EXTERNAL_MIN {
+        if let Some(frame) = self.core.feed_prepared(message)? {
             return self.write_external(frame);
         }
-        self.core.buffer_owed(frame)?;
         if self.core.conn.buffered_output() >= FEED_FLUSH_AT {
             return self.flush();
         }

@@ -12,7 +12,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::super::driver::{Driver, HeapCore, Step};
 use super::super::{is_disconnect, Error, Message};
-use crate::adapter::{Payload, Queued, ReadBuffer, EXTERNAL_MIN};
+use crate::adapter::{Payload, Queued, ReadBuffer};
 use crate::close::CloseCode;
 use crate::connection::prepared::PreparedMessage;
 use crate::connection::{Compression, Connection, State, Transmit};
@@ -594,12 +594,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     ) -> Poll<Result<(), Error>> {
         let high_water = self.high_water;
         ready!(self.poll_room(cx, high_water))?;
-        let frame = self.core.conn.send_prepared(message)?;
-        if feed && frame.len() < EXTERNAL_MIN {
-            self.core.buffer_owed(frame)?;
-            return Poll::Ready(Ok(()));
+        let owed = if feed {
+            self.core.feed_prepared(message)?
+        } else {
+            Some(self.core.conn.send_prepared(message)?)
+        };
+        match owed {
+            Some(frame) => Poll::Ready(self.write_external(cx, frame)),
+            None => Poll::Ready(Ok(())),
         }
-        Poll::Ready(self.write_external(cx, frame))
     }
 
     /// Writes the header `queue_external` queued and `payload` after it
